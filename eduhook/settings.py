@@ -1,0 +1,163 @@
+"""eduhook's one typed settings object: environment (``EDUHOOK_…``) over an optional TOML file."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+# TOML sections whose keys are flattened onto prefixed fields: [penn_foster] api_url = … → pennfoster_api_url.
+_TOML_SECTIONS = {
+    "eduframe": "eduframe_",
+    "penn_foster": "pennfoster_",
+    "pennfoster": "pennfoster_",
+    "appsembler": "appsembler_",
+    "studyabroad101": "studyabroad101_",
+}
+
+
+def _partner_env(name: str, default: Any = None) -> Any:
+    """Accept ``EDUHOOK_<NAME>`` and the bare partner name (``EDUFRAME_API_URL``)."""
+    return Field(default, validation_alias=AliasChoices(f"EDUHOOK_{name}", name, name.lower()))
+
+
+class Settings(BaseSettings):
+    """Every setting eduhook reads. Build it once at the edge and pass it down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="EDUHOOK_",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,
+    )
+
+    config: Path | None = None
+    data_dir: Path = Path("./var")
+    redis_url: str | None = None
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    webhook_tokens: Annotated[list[SecretStr], NoDecode] = []
+    educators: Annotated[list[str], NoDecode] = []
+    handler_modules: Annotated[list[str], NoDecode] = ["handlers.builtin"]
+    max_body_bytes: int = 1024 * 1024
+    log_level: str = "info"
+    # Celery: a message not acknowledged within the visibility timeout is handed out again,
+    # so it must exceed the task's hard time limit.
+    task_time_limit: int = 300
+    visibility_timeout: int = 3600
+    worker_concurrency: int = 8
+
+    # Partner HTTP behaviour
+    http_connect_timeout: float = 5.0
+    http_read_timeout: float = 30.0
+
+    eduframe_api_url: str = _partner_env("EDUFRAME_API_URL", "https://api.eduframe.nl/api/v1")
+    eduframe_api_token: SecretStr | None = _partner_env("EDUFRAME_API_TOKEN")
+
+    pennfoster_api_url: str = _partner_env("PENNFOSTER_API_URL", "https://tst-api-gateway.pennfoster.edu")
+    pennfoster_client_id: str | None = _partner_env("PENNFOSTER_CLIENT_ID")
+    pennfoster_client_secret: SecretStr | None = _partner_env("PENNFOSTER_CLIENT_SECRET")
+    pennfoster_api_key: SecretStr | None = _partner_env("PENNFOSTER_API_KEY")
+    pennfoster_learners_prefix: str = "/api/v4/b2b"
+    pennfoster_leads_prefix: str = "/api/v3/b2b"
+
+    appsembler_api_url: str | None = _partner_env("APPSEMBLER_API_URL")
+    appsembler_api_token: SecretStr | None = _partner_env("APPSEMBLER_API_TOKEN")
+    appsembler_client_id: str | None = _partner_env("APPSEMBLER_CLIENT_ID")
+    appsembler_client_secret: SecretStr | None = _partner_env("APPSEMBLER_CLIENT_SECRET")
+
+    studyabroad101_api_url: str = _partner_env("STUDYABROAD101_API_URL", "https://www.studyabroad101.com")
+    studyabroad101_api_user: str | None = _partner_env("STUDYABROAD101_API_USER")
+    studyabroad101_api_key: SecretStr | None = _partner_env("STUDYABROAD101_API_KEY")
+
+    # Structured parts from the TOML file (routes arrive with the handlers issue).
+    routes: list[dict[str, Any]] = []
+
+    @field_validator("webhook_tokens", "educators", "handler_modules", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls, init_settings, env_settings))
+
+    # Derived values -------------------------------------------------------------------------
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'eduhook.db').resolve()}"
+
+    def token_values(self) -> list[bytes]:
+        return [token.get_secret_value().encode() for token in self.webhook_tokens]
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the file named by ``EDUHOOK_CONFIG`` (or ``config=`` passed directly)."""
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+    ) -> None:
+        super().__init__(settings_cls)
+        self._path = init_settings().get("config") or env_settings().get("config")
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ is overridden
+
+    def __call__(self) -> dict[str, Any]:
+        if not self._path:
+            return {}
+        path = Path(self._path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigFileError(f"config file {path} (EDUHOOK_CONFIG) does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigFileError(f"config file {path} is not valid TOML: {exc}") from exc
+        return flatten_toml(data)
+
+
+class ConfigFileError(ValueError):
+    """The TOML configuration file is missing or unreadable."""
+
+
+def flatten_toml(data: dict[str, Any]) -> dict[str, Any]:
+    """Map TOML sections onto the flat field names; lists (``[[routes]]``) stay as they are."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        prefix = _TOML_SECTIONS.get(key)
+        if prefix is not None and isinstance(value, dict):
+            for sub_key, sub_value in value.items():
+                flat[prefix + sub_key] = sub_value
+        else:
+            flat[key] = value
+    return flat
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and the TOML file; the one place that does."""
+    return Settings(**overrides)
