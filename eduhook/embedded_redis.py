@@ -106,7 +106,7 @@ def start_embedded_redis(data_dir: Path, *, startup_timeout: float = 10.0) -> Em
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads are running yet in callers
+        preexec_fn=_die_with_parent,
         start_new_session=True,  # Ctrl-C goes to us; we stop Redis last, after its clients
     )
     deadline = time.monotonic() + startup_timeout

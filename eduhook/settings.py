@@ -15,7 +15,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-# TOML sections whose keys are flattened onto prefixed fields: [penn_foster] api_url = … → pennfoster_api_url.
+# TOML sections flattened onto prefixed fields: [penn_foster] api_url → pennfoster_api_url.
 _TOML_SECTIONS = {
     "eduframe": "eduframe_",
     "penn_foster": "pennfoster_",

@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.faults import Fault, FaultMiddleware, FaultPlan
 
@@ -91,7 +91,7 @@ class RecordMiddleware:
         )
         sent = False
 
-        async def replay() -> dict[str, Any]:
+        async def replay() -> Message:
             nonlocal sent
             if not sent:
                 sent = True
@@ -197,8 +197,8 @@ def build_sandbox_app(
     app = Starlette(
         routes=[*control_routes(core, reset, state), *extra_control, *routes],
         middleware=[
-            Middleware(RecordMiddleware, core=core),  # type: ignore[arg-type]
-            Middleware(FaultMiddleware, plan=core.faults),  # type: ignore[arg-type]
+            Middleware(RecordMiddleware, core=core),
+            Middleware(FaultMiddleware, plan=core.faults),
         ],
         lifespan=lifespan,
     )
