@@ -1,0 +1,285 @@
+"""Reading and writing events and their attempts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from eduhook.ledger import schema
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event as the receiver hands it to the ledger."""
+
+    id: str
+    educator: str
+    tenant_id: str
+    event_type: str
+    dedup_key: str
+    payload: dict[str, Any]
+    status: str
+    status_reason: str | None
+    received_at: dt.datetime
+
+    def __repr__(self) -> str:  # the payload carries personal data
+        return f"NewEvent(id={self.id!r}, type={self.event_type!r}, educator={self.educator!r})"
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """What the ledger holds for a dedup key after an insert: ours, or the original."""
+
+    id: str
+    status: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """An event row as read back from the ledger."""
+
+    id: str
+    source: str
+    educator: str
+    tenant_id: str
+    event_type: str
+    payload: dict[str, Any]
+    status: str
+    status_reason: str | None
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    last_error: str | None
+    last_error_class: str | None
+    received_at: dt.datetime
+    updated_at: dt.datetime
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The ``event_data`` object of the webhook envelope."""
+        data = self.payload.get("event_data", {})
+        return data if isinstance(data, dict) else {}
+
+    def __repr__(self) -> str:
+        return (
+            f"EventRecord(id={self.id!r}, type={self.event_type!r}, educator={self.educator!r},"
+            f" status={self.status!r}, attempts={self.attempts})"
+        )
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    number: int
+    worker: str | None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    outcome: str | None
+    error_class: str | None
+    error_message: str | None
+    partner: str | None
+    http_status: int | None
+    partner_code: str | None
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """How one processing attempt ended, as the worker reports it."""
+
+    status: str  # the event's new status
+    outcome: str  # the attempt's outcome: succeeded | ignored | failed
+    reason: str | None = None
+    error_class: str | None = None
+    error_message: str | None = None
+    partner: str | None = None
+    http_status: int | None = None
+    partner_code: str | None = None
+    next_attempt_at: dt.datetime | None = None
+
+
+def _upsert_ignoring_duplicates(engine: Engine) -> Any:
+    module = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return module.insert(schema.events).on_conflict_do_nothing(index_elements=["dedup_key"])
+
+
+class EventLedger:
+    """The events and attempts tables behind one engine. Every method is one short transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._insert = _upsert_ignoring_duplicates(engine)
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    # Receiver side ---------------------------------------------------------------------------
+
+    def insert_batch(self, batch: Sequence[NewEvent]) -> list[StoredEvent]:
+        """Insert events in one transaction; a known dedup key yields the original event instead."""
+        if not batch:
+            return []
+        rows = [
+            {
+                "id": e.id,
+                "educator": e.educator,
+                "tenant_id": e.tenant_id,
+                "event_type": e.event_type,
+                "dedup_key": e.dedup_key,
+                "payload": e.payload,
+                "status": e.status,
+                "status_reason": e.status_reason,
+                "attempts": 0,
+                "received_at": e.received_at,
+                "updated_at": e.received_at,
+            }
+            for e in batch
+        ]
+        keys = list({e.dedup_key for e in batch})
+        query = sa.select(schema.events.c.dedup_key, schema.events.c.id, schema.events.c.status).where(
+            schema.events.c.dedup_key.in_(keys)
+        )
+        with self.engine.begin() as conn:
+            conn.execute(self._insert, rows)
+            stored = {key: (event_id, status) for key, event_id, status in conn.execute(query)}
+        results = []
+        for e in batch:
+            event_id, status = stored[e.dedup_key]
+            results.append(StoredEvent(id=event_id, status=status, duplicate=event_id != e.id))
+        return results
+
+    def mark_queued(self, event_ids: Sequence[str], now: dt.datetime) -> int:
+        """``received`` → ``queued`` once the broker holds the message; later states are left alone."""
+        if not event_ids:
+            return 0
+        t = schema.events
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                t.update()
+                .where(t.c.id.in_(list(event_ids)), t.c.status == schema.RECEIVED)
+                .values(status=schema.QUEUED, updated_at=now)
+            )
+        return int(result.rowcount)
+
+    def unqueued(self, older_than: dt.datetime, limit: int = 500) -> list[str]:
+        """Events recorded but never queued (the broker was down): what a sweeper re-queues."""
+        t = schema.events
+        query = (
+            sa.select(t.c.id)
+            .where(t.c.status == schema.RECEIVED, t.c.received_at < older_than)
+            .order_by(t.c.received_at)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [row[0] for row in conn.execute(query)]
+
+    # Worker side -----------------------------------------------------------------------------
+
+    def begin_attempt(self, event_id: str, worker: str, now: dt.datetime) -> tuple[EventRecord, int] | None:
+        """Mark the event processing and open an attempt row; None if it is unknown or finished."""
+        t = schema.events
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(t).where(t.c.id == event_id).with_for_update()).mappings().first()
+            if row is None or row["status"] in schema.FINAL_STATUSES:
+                return None
+            number = int(row["attempts"]) + 1
+            # An attempt left open means its worker died mid-task; close it for the record.
+            conn.execute(
+                schema.attempts.update()
+                .where(schema.attempts.c.event_id == event_id, schema.attempts.c.finished_at.is_(None))
+                .values(finished_at=now, outcome="abandoned", error_class="lost",
+                        error_message="worker stopped before the attempt finished")
+            )
+            conn.execute(
+                t.update()
+                .where(t.c.id == event_id)
+                .values(status=schema.PROCESSING, attempts=number, updated_at=now)
+            )
+            conn.execute(
+                schema.attempts.insert().values(
+                    event_id=event_id, number=number, worker=worker, started_at=now
+                )
+            )
+            record = _event(dict(row) | {"status": schema.PROCESSING, "attempts": number, "updated_at": now})
+        return record, number
+
+    def finish_attempt(self, event_id: str, number: int, outcome: AttemptOutcome, now: dt.datetime) -> None:
+        t, a = schema.events, schema.attempts
+        with self.engine.begin() as conn:
+            conn.execute(
+                a.update()
+                .where(a.c.event_id == event_id, a.c.number == number)
+                .values(
+                    finished_at=now,
+                    outcome=outcome.outcome,
+                    error_class=outcome.error_class,
+                    error_message=outcome.error_message,
+                    partner=outcome.partner,
+                    http_status=outcome.http_status,
+                    partner_code=outcome.partner_code,
+                )
+            )
+            conn.execute(
+                t.update()
+                .where(t.c.id == event_id)
+                .values(
+                    status=outcome.status,
+                    status_reason=outcome.reason,
+                    last_error=outcome.error_message,
+                    last_error_class=outcome.error_class,
+                    next_attempt_at=outcome.next_attempt_at,
+                    updated_at=now,
+                )
+            )
+
+    # Operators -------------------------------------------------------------------------------
+
+    def get(self, event_id: str) -> EventRecord | None:
+        t = schema.events
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t).where(t.c.id == event_id)).mappings().first()
+        return None if row is None else _event(dict(row))
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        event_type: str | None = None,
+        educator: str | None = None,
+        limit: int = 50,
+    ) -> list[EventRecord]:
+        t = schema.events
+        query = sa.select(t).order_by(t.c.received_at.desc(), t.c.id).limit(limit)
+        if status:
+            query = query.where(t.c.status == status)
+        if event_type:
+            query = query.where(t.c.event_type == event_type)
+        if educator:
+            query = query.where(t.c.educator == educator)
+        with self.engine.connect() as conn:
+            return [_event(dict(row)) for row in conn.execute(query).mappings()]
+
+    def attempts(self, event_id: str) -> list[AttemptRecord]:
+        a = schema.attempts
+        query = sa.select(a).where(a.c.event_id == event_id).order_by(a.c.number)
+        with self.engine.connect() as conn:
+            return [
+                AttemptRecord(**{k: v for k, v in row.items() if k not in ("id", "event_id")})
+                for row in conn.execute(query).mappings()
+            ]
+
+    def count_by_status(self) -> dict[str, int]:
+        t = schema.events
+        query = sa.select(t.c.status, sa.func.count()).group_by(t.c.status)
+        with self.engine.connect() as conn:
+            return {status: int(n) for status, n in conn.execute(query)}
+
+
+def _event(row: dict[str, Any]) -> EventRecord:
+    row.pop("dedup_key", None)
+    return EventRecord(**row)

@@ -1,0 +1,116 @@
+"""Table definitions (SQLAlchemy Core) shared by SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData()
+
+# Event statuses, the words every part of eduhook uses (see docs/architecture.md).
+RECEIVED = "received"
+QUEUED = "queued"
+PROCESSING = "processing"
+SUCCEEDED = "succeeded"
+IGNORED = "ignored"
+FAILED = "failed"
+DEAD = "dead"
+EVENT_STATUSES = (RECEIVED, QUEUED, PROCESSING, SUCCEEDED, IGNORED, FAILED, DEAD)
+FINAL_STATUSES = (SUCCEEDED, IGNORED, DEAD)
+
+
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the ledger; use UTC-aware datetimes")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("source", sa.String(32), nullable=False, server_default="eduframe"),
+    sa.Column("educator", sa.String(128), nullable=False),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("event_type", sa.String(128), nullable=False),
+    sa.Column("dedup_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status_reason", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_error_class", sa.String(32)),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_events_status_next", "status", "next_attempt_at"),
+    sa.Index("ix_events_type", "event_type"),
+    sa.Index("ix_events_educator", "educator"),
+    sa.Index("ix_events_received_at", "received_at"),
+)
+
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(36), sa.ForeignKey("events.id"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("worker", sa.String(255)),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("outcome", sa.String(16)),
+    sa.Column("error_class", sa.String(32)),
+    sa.Column("error_message", sa.Text),
+    sa.Column("partner", sa.String(32)),
+    sa.Column("http_status", sa.Integer),
+    sa.Column("partner_code", sa.String(32)),
+    sa.Index("ix_attempts_event", "event_id", "number"),
+)
+
+# One row per partner side effect under a stable key; what makes retries and overlaps safe.
+effects = sa.Table(
+    "effects",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("partner", sa.String(32), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("educator", sa.String(128), nullable=False),
+    sa.Column("subject", sa.String(128), nullable=False),
+    sa.Column("target", sa.String(255), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_until", UTCDateTime),
+    sa.Column("event_id", sa.String(36)),
+    sa.Column("result", sa.JSON),
+    sa.Column("error", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_effects_subject", "educator", "subject"),
+    sa.Index("ix_effects_state", "state"),
+)
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+)
