@@ -75,9 +75,7 @@ class TransientError(EduhookError):
         status_code: int | None = None,
         partner_code: str | None = None,
     ) -> None:
-        super().__init__(
-            message, partner=partner, status_code=status_code, partner_code=partner_code
-        )
+        super().__init__(message, partner=partner, status_code=status_code, partner_code=partner_code)
         self.retry_after = retry_after
 
     @property

@@ -66,7 +66,9 @@ def load_registry(modules: Iterable[str]) -> HandlerRegistry:
         try:
             module = importlib.import_module(name)
         except ImportError as exc:
-            raise ValueError(f"handler module {name!r} (EDUHOOK_HANDLER_MODULES) cannot be imported: {exc}") from exc
+            raise ValueError(
+                f"handler module {name!r} (EDUHOOK_HANDLER_MODULES) cannot be imported: {exc}"
+            ) from exc
         register = getattr(module, "register", None)
         if not callable(register):
             raise ValueError(f"handler module {name!r} has no register(registry) function")

@@ -102,8 +102,7 @@ class RecordMiddleware:
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json",
-                    headers=headers)
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
 
 
 async def read_json(request: Request) -> Any:

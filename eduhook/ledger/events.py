@@ -192,8 +192,12 @@ class EventLedger:
             conn.execute(
                 schema.attempts.update()
                 .where(schema.attempts.c.event_id == event_id, schema.attempts.c.finished_at.is_(None))
-                .values(finished_at=now, outcome="abandoned", error_class="lost",
-                        error_message="worker stopped before the attempt finished")
+                .values(
+                    finished_at=now,
+                    outcome="abandoned",
+                    error_class="lost",
+                    error_message="worker stopped before the attempt finished",
+                )
             )
             conn.execute(
                 t.update()
@@ -245,7 +249,7 @@ class EventLedger:
             row = conn.execute(sa.select(t).where(t.c.id == event_id)).mappings().first()
         return None if row is None else _event(dict(row))
 
-    def list(
+    def search(
         self,
         *,
         status: str | None = None,

@@ -1,0 +1,111 @@
+"""``eduhook events list|show``: what the ledger holds, with personal data redacted."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+import orjson
+
+from eduhook.ledger.schema import EVENT_STATUSES
+from eduhook.redact import redact
+
+if TYPE_CHECKING:
+    from eduhook.cli.main import Context
+    from eduhook.ledger import EventLedger, EventRecord
+
+
+def _ledger(obj: Context) -> EventLedger:
+    from eduhook.ledger import EventLedger, create_engine_for
+
+    return EventLedger(create_engine_for(obj.settings.effective_database_url))
+
+
+def _summary(event: EventRecord) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "type": event.event_type,
+        "educator": event.educator,
+        "status": event.status,
+        "attempts": event.attempts,
+        "received_at": event.received_at.isoformat(),
+        "updated_at": event.updated_at.isoformat(),
+        "reason": event.status_reason,
+        "last_error": event.last_error,
+    }
+
+
+@click.group()
+def events() -> None:
+    """Inspect recorded events."""
+
+
+@events.command("list")
+@click.option("--status", type=click.Choice(EVENT_STATUSES), help="Only events in this status.")
+@click.option("--type", "event_type", help="Only this event type, e.g. order.approved.")
+@click.option("--educator", help="Only this educator slug.")
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+def list_events(
+    obj: Context, status: str | None, event_type: str | None, educator: str | None, limit: int, as_json: bool
+) -> None:
+    """List the newest events."""
+    ledger = _ledger(obj)
+    try:
+        found = ledger.search(status=status, event_type=event_type, educator=educator, limit=limit)
+    except Exception as exc:
+        raise click.ClickException(
+            f"cannot read the ledger: {type(exc).__name__} (run `eduhook db upgrade`?)"
+        ) from exc
+    finally:
+        ledger.engine.dispose()
+    if as_json:
+        for event in found:
+            click.echo(orjson.dumps(_summary(event)).decode())
+        return
+    if not found:
+        click.echo("no events")
+        return
+    click.echo(f"{'ID':36}  {'TYPE':24}  {'EDUCATOR':16}  {'STATUS':10}  {'TRIES':>5}  RECEIVED")
+    for e in found:
+        click.echo(
+            f"{e.id:36}  {e.event_type[:24]:24}  {e.educator[:16]:16}  {e.status:10}  {e.attempts:>5}  "
+            f"{e.received_at:%Y-%m-%d %H:%M:%S}"
+        )
+
+
+@events.command("show")
+@click.argument("event_id")
+@click.option("--unredacted", is_flag=True, help="Show personal data in the payload (handle with care).")
+@click.pass_obj
+def show_event(obj: Context, event_id: str, unredacted: bool) -> None:
+    """Show one event: status, attempts and payload (personal fields redacted)."""
+    ledger = _ledger(obj)
+    try:
+        event = ledger.get(event_id)
+        attempts = ledger.attempts(event_id) if event else []
+    finally:
+        ledger.engine.dispose()
+    if event is None:
+        raise click.ClickException(f"no event with id {event_id}")
+    document = _summary(event) | {
+        "tenant_id": event.tenant_id,
+        "attempts_detail": [
+            {
+                "number": a.number,
+                "worker": a.worker,
+                "started_at": a.started_at.isoformat(),
+                "finished_at": a.finished_at.isoformat() if a.finished_at else None,
+                "outcome": a.outcome,
+                "error_class": a.error_class,
+                "error": a.error_message,
+                "partner": a.partner,
+                "http_status": a.http_status,
+                "partner_code": a.partner_code,
+            }
+            for a in attempts
+        ],
+        "payload": event.payload if unredacted else redact(event.payload),
+    }
+    click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())

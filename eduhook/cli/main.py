@@ -1,0 +1,83 @@
+"""The ``eduhook`` command: serve, worker, beat, dev, db, events, flower, sandbox."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from pydantic import ValidationError
+
+from eduhook.cli.events import events
+from eduhook.cli.processes import beat, dev, flower, serve, worker
+from eduhook.settings import ConfigFileError, Settings, load_settings
+
+
+class Context:
+    """Settings are read once, on first use, so ``--help`` works without any configuration."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings()
+            except (ValidationError, ConfigFileError) as exc:
+                raise click.ClickException(f"invalid configuration: {exc}") from exc
+            self._settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return self._settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """eduhook: Eduframe webhooks in, Penn Foster and Appsembler enrollments out.
+
+    Configuration comes from EDUHOOK_* environment variables and the TOML file named by
+    EDUHOOK_CONFIG; see README.md for every setting. With no EDUHOOK_REDIS_URL, an embedded
+    Redis is started under EDUHOOK_DATA_DIR (default ./var).
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = Context()
+
+
+@cli.group()
+def db() -> None:
+    """The ledger database."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(obj: Context) -> None:
+    """Create or migrate the ledger schema (safe to run repeatedly)."""
+    from eduhook.ledger import create_engine_for, upgrade
+
+    engine = create_engine_for(obj.settings.effective_database_url)
+    try:
+        before, after = upgrade(engine)
+    except Exception as exc:
+        raise click.ClickException(f"cannot upgrade the ledger: {type(exc).__name__}: {exc}") from exc
+    finally:
+        engine.dispose()
+    click.echo(f"ledger schema at version {after}" + (f" (was {before})" if before != after else ""))
+
+
+for command in (serve, worker, beat, dev, flower, events):
+    cli.add_command(command)
+
+
+def main() -> None:
+    try:  # the sandboxes are a development tool; a production install may leave them out
+        from sandbox.cli import sandbox  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        pass
+    else:
+        cli.add_command(sandbox)
+    cli(prog_name="eduhook")
