@@ -120,8 +120,13 @@ class StudyAbroad101Client:
         limit: int | None = None,
     ) -> list[Lead]:
         """One page of leads (the partner's default page size is 20)."""
-        query = list_query(created_after=created_after, created_before=created_before,
-                           program_id=program_id, offset=offset, limit=limit)
+        query = list_query(
+            created_after=created_after,
+            created_before=created_before,
+            program_id=program_id,
+            offset=offset,
+            limit=limit,
+        )
         return self._get_list("api/leads", query, Lead, what="list leads")
 
     def iter_leads(
@@ -133,9 +138,15 @@ class StudyAbroad101Client:
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Iterator[Lead]:
         """Every matching lead, page by page, until a page comes back short."""
+
         def fetch(offset: int) -> list[Lead]:
-            return self.list_leads(created_after=created_after, created_before=created_before,
-                                   program_id=program_id, offset=offset, limit=page_size)
+            return self.list_leads(
+                created_after=created_after,
+                created_before=created_before,
+                program_id=program_id,
+                offset=offset,
+                limit=page_size,
+            )
 
         return _pages(fetch, page_size, what="list leads")
 
@@ -159,8 +170,13 @@ class StudyAbroad101Client:
         limit: int | None = None,
     ) -> list[Review]:
         """One page of reviews (the partner's default page size is 20)."""
-        query = list_query(created_after=created_after, created_before=created_before,
-                           program_id=program_id, offset=offset, limit=limit)
+        query = list_query(
+            created_after=created_after,
+            created_before=created_before,
+            program_id=program_id,
+            offset=offset,
+            limit=limit,
+        )
         return self._get_list("api/reviews", query, Review, what="list reviews")
 
     def iter_reviews(
@@ -172,9 +188,15 @@ class StudyAbroad101Client:
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Iterator[Review]:
         """Every matching review, page by page, until a page comes back short."""
+
         def fetch(offset: int) -> list[Review]:
-            return self.list_reviews(created_after=created_after, created_before=created_before,
-                                     program_id=program_id, offset=offset, limit=page_size)
+            return self.list_reviews(
+                created_after=created_after,
+                created_before=created_before,
+                program_id=program_id,
+                offset=offset,
+                limit=page_size,
+            )
 
         return _pages(fetch, page_size, what="list reviews")
 

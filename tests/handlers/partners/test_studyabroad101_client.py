@@ -167,10 +167,19 @@ def test_get_lead_with_two_records_is_partner_data_error() -> None:
 
 def test_reviews_and_answers() -> None:
     review = {
-        "id": 2, "university_name": "Sample University 2", "title": "Sample Review 2", "start_date": None,
-        "end_date": None, "return_again": None, "knowledge_gained": None, "program_id": 13,
-        "program_name": "Sample Program 13", "program_link": "http://example.org/programs/sample-program-13",
-        "created_at_string": "09/23/2015", "rating": 4.5, "admin_rating": None,
+        "id": 2,
+        "university_name": "Sample University 2",
+        "title": "Sample Review 2",
+        "start_date": None,
+        "end_date": None,
+        "return_again": None,
+        "knowledge_gained": None,
+        "program_id": 13,
+        "program_name": "Sample Program 13",
+        "program_link": "http://example.org/programs/sample-program-13",
+        "created_at_string": "09/23/2015",
+        "rating": 4.5,
+        "admin_rating": None,
     }
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -293,7 +302,7 @@ def test_other_4xx_is_permanent() -> None:
 
 def test_malformed_json_is_partner_data_error() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=b"[{\"id\": 1,", headers={"content-type": "application/json"})
+        return httpx.Response(200, content=b'[{"id": 1,', headers={"content-type": "application/json"})
 
     with pytest.raises(PartnerDataError, match="list leads: response is not JSON"):
         make_client(handler).list_leads()
