@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # so it must exceed the task's hard time limit.
     task_time_limit: int = 300
     visibility_timeout: int = 3600
+    # How often (seconds) a worker looks for unacknowledged messages older than the visibility timeout.
+    unacked_restore_interval: int = 10
     worker_concurrency: int = 8
 
     # Partner HTTP behaviour

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ import redis
 from starlette.types import ASGIApp
 
 from eduhook.embedded_redis import EmbeddedRedis, start_embedded_redis
+from eduhook.settings import Settings
 from sandbox.server import RunningServer, serve_in_thread
 
 POSTGRES_URL = os.environ.get(
@@ -100,3 +103,96 @@ def serve() -> Iterator[Callable[[ASGIApp], RunningServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+# eduhook processes -------------------------------------------------------------------------------
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEST_TOKEN = "test-token-0123456789"
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> object:
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def eduhook_settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
+    """Settings for one test: its own data dir and ledger, the test Redis, the test handlers."""
+    from eduhook.ledger import create_engine_for, upgrade
+
+    settings = Settings(
+        data_dir=tmp_path / "var",
+        database_url=database_url,
+        redis_url=redis_url,
+        webhook_tokens=[TEST_TOKEN, "rotated-token-abcdef"],
+        educators=["acme", "globex"],
+        handler_modules=["tests.support.handlers"],
+    )
+    engine = create_engine_for(database_url)
+    upgrade(engine)
+    engine.dispose()
+    return settings
+
+
+def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment that gives an ``eduhook`` subprocess the same settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDUHOOK_")}
+    env.update(
+        EDUHOOK_DATA_DIR=str(settings.data_dir),
+        EDUHOOK_DATABASE_URL=settings.effective_database_url,
+        EDUHOOK_REDIS_URL=settings.redis_url or "",
+        EDUHOOK_WEBHOOK_TOKENS=",".join(t.get_secret_value() for t in settings.webhook_tokens),
+        EDUHOOK_EDUCATORS=",".join(settings.educators),
+        EDUHOOK_HANDLER_MODULES=",".join(settings.handler_modules),
+        PYTHONPATH=str(REPO_ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def receiver_url(eduhook_settings: Settings, serve: Callable[[ASGIApp], RunningServer]) -> str:
+    """A real uvicorn serving the receiver on a loopback port."""
+    from receiver.app import create_app
+
+    assert eduhook_settings.redis_url
+    return serve(create_app(eduhook_settings, redis_url=eduhook_settings.redis_url)).url
+
+
+@pytest.fixture
+def start_worker(eduhook_settings: Settings) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """``start_worker(**env)`` runs ``eduhook worker`` as a real process; all are stopped by PID."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: str, **extra_env: str) -> subprocess.Popen[bytes]:
+        log = open(eduhook_settings.data_dir / f"worker-{len(started)}.log", "wb")  # noqa: SIM115
+        process = subprocess.Popen(
+            [sys.executable, "-m", "eduhook.cli", "worker", "--pool", "threads", "-c", "2", *args],
+            env=settings_env(eduhook_settings, **extra_env),
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append(process)
+        return process
+
+    eduhook_settings.data_dir.mkdir(parents=True, exist_ok=True)
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

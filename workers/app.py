@@ -65,7 +65,11 @@ def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QU
         task_ignore_result=True,
         task_time_limit=settings.task_time_limit,
         task_soft_time_limit=max(1, settings.task_time_limit - 5),
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout,
+            "unacked_restore_interval": settings.unacked_restore_interval,
+            "unacked_restore_throttle": 1,
+        },
         broker_connection_retry_on_startup=True,
         worker_send_task_events=True,  # Flower shows tasks; their args are event ids only
         worker_hijack_root_logger=False,
