@@ -11,8 +11,10 @@ _PERSONAL = (
     "name", "email", "mail", "phone", "mobile", "birth", "dob", "gender", "address", "street",
     "house_number", "postal", "zip", "city", "iban", "bic", "card", "cvv", "cvc", "payment",
     "account_number", "routing", "bank", "ssn", "social_security", "passport", "password",
-    "token", "secret", "comment", "note", "custom",
+    "token", "secret", "comment", "note",
 )  # fmt: skip
+# Keys personal as a whole: Eduframe's custom fields hold phone numbers and birth dates.
+_EXACT = frozenset({"custom", "custom_fields", "customfields"})
 # Keys that contain a fragment above but hold no personal data.
 _SAFE = frozenset(
     {
@@ -32,6 +34,8 @@ _SAFE = frozenset(
 
 def is_personal(key: str) -> bool:
     lowered = key.lower()
+    if lowered in _EXACT:
+        return True
     return lowered not in _SAFE and any(fragment in lowered for fragment in _PERSONAL)
 
 

@@ -1,0 +1,51 @@
+"""Settings: environment names, comma lists, the TOML file, and secrets kept out of reprs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eduhook.settings import ConfigFileError, Settings
+
+
+def test_environment_names_and_comma_lists(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("EDUHOOK_WEBHOOK_TOKENS", "first-token, second-token")
+    monkeypatch.setenv("EDUHOOK_EDUCATORS", "acme,globex")
+    monkeypatch.setenv("EDUHOOK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PENNFOSTER_CLIENT_SECRET", "pf-secret")
+    monkeypatch.setenv("EDUHOOK_EDUFRAME_API_TOKEN", "ef-secret")
+    settings = Settings()
+    assert settings.token_values() == [b"first-token", b"second-token"]
+    assert settings.educators == ["acme", "globex"]
+    assert settings.effective_database_url == f"sqlite:///{tmp_path.resolve() / 'eduhook.db'}"
+    assert settings.pennfoster_client_secret is not None
+    assert settings.pennfoster_client_secret.get_secret_value() == "pf-secret"
+    text = repr(settings) + str(settings)
+    for secret in ("first-token", "pf-secret", "ef-secret"):
+        assert secret not in text
+
+
+def test_toml_file_sections_and_env_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "eduhook.toml"
+    config.write_text(
+        'port = 9000\neducators = ["acme"]\n[eduframe]\napi_url = "http://127.0.0.1:9/api/v1"\n'
+        '[penn_foster]\nclient_id = "from-file"\n[[routes]]\nname = "nursing"\n'
+    )
+    monkeypatch.setenv("EDUHOOK_CONFIG", str(config))
+    monkeypatch.setenv("EDUHOOK_PORT", "9100")
+    settings = Settings()
+    assert settings.port == 9100  # the environment wins over the file
+    assert settings.educators == ["acme"]
+    assert settings.eduframe_api_url == "http://127.0.0.1:9/api/v1"
+    assert settings.pennfoster_client_id == "from-file"
+    assert settings.routes == [{"name": "nursing"}]
+
+
+def test_missing_or_broken_config_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigFileError, match="does not exist"):
+        Settings(config=tmp_path / "nope.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("port = \n")
+    with pytest.raises(ConfigFileError, match="not valid TOML"):
+        Settings(config=broken)
