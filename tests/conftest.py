@@ -59,6 +59,8 @@ def redis_url(redis_server: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     if not _reachable(POSTGRES_URL, 5432):
+        if os.environ.get("EDUHOOK_TEST_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL required but not reachable at {POSTGRES_URL}")
         pytest.skip("PostgreSQL is not reachable; set EDUHOOK_TEST_POSTGRES_URL")
     return POSTGRES_URL
 
