@@ -1,0 +1,180 @@
+"""Penn Foster OAuth tokens: fetched with client credentials, shared by every worker through a cache."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+import orjson
+import redis
+from pydantic import SecretStr
+
+from handlers.partners._http import Clock, fail_shape, json_body, send
+from handlers.partners.pennfoster.error_map import PARTNER, check_token_response
+
+log = logging.getLogger(__name__)
+
+# Renew this long before Penn Foster's expiry so a token never dies between check and use.
+DEFAULT_MARGIN = 60.0
+
+
+@dataclass(frozen=True)
+class CachedToken:
+    access_token: SecretStr
+    expires_at: float  # on the client's clock
+    renew_at: float  # shortly before expires_at: from here on a new token is fetched
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(
+            {
+                "access_token": self.access_token.get_secret_value(),
+                "expires_at": self.expires_at,
+                "renew_at": self.renew_at,
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | str) -> CachedToken | None:
+        try:
+            data = orjson.loads(raw)
+            return cls(
+                SecretStr(str(data["access_token"])), float(data["expires_at"]), float(data["renew_at"])
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None  # a foreign or damaged entry: treated as a miss and overwritten
+
+
+class TokenCache(Protocol):
+    """Where tokens live between calls; the Redis one shares them across worker processes."""
+
+    def get(self, key: str) -> CachedToken | None: ...
+
+    def put(self, key: str, token: CachedToken, ttl: float) -> None: ...
+
+    def discard(self, key: str, token: CachedToken) -> None:
+        """Drop ``token`` unless another worker has already replaced it with a newer one."""
+        ...
+
+
+class MemoryTokenCache:
+    """A per-process cache for unit tests and single-process use."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, CachedToken] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> CachedToken | None:
+        with self._lock:
+            return self._tokens.get(key)
+
+    def put(self, key: str, token: CachedToken, ttl: float) -> None:
+        with self._lock:
+            self._tokens[key] = token
+
+    def discard(self, key: str, token: CachedToken) -> None:
+        with self._lock:
+            if self._tokens.get(key) == token:
+                del self._tokens[key]
+
+
+# Compare-and-delete, so a worker holding a stale token cannot delete the fresh one another made.
+_DISCARD_IF_SAME = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisTokenCache:
+    """Tokens in Redis with a TTL, so every worker process uses (and renews) the same token."""
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "eduhook:token:") -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._discard = client.register_script(_DISCARD_IF_SAME)
+
+    def get(self, key: str) -> CachedToken | None:
+        raw: Any = self._redis.get(self._prefix + key)
+        return CachedToken.from_bytes(raw) if isinstance(raw, bytes | str) else None
+
+    def put(self, key: str, token: CachedToken, ttl: float) -> None:
+        self._redis.set(self._prefix + key, token.to_bytes(), ex=max(1, int(ttl)))
+
+    def discard(self, key: str, token: CachedToken) -> None:
+        self._discard(keys=[self._prefix + key], args=[token.to_bytes()])
+
+
+def cache_key(base_url: str, client_id: str) -> str:
+    """Names the token by API and client without containing the secret (or the client id itself)."""
+    digest = hashlib.sha256(f"{base_url.rstrip('/')}\0{client_id}".encode()).hexdigest()
+    return f"{PARTNER}:{digest[:32]}"
+
+
+class TokenSource:
+    """Hands out a valid bearer token, fetching one from ``POST /oauth/token`` when the cache has none."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        client_id: str,
+        client_secret: SecretStr,
+        api_key: SecretStr,
+        cache: TokenCache,
+        clock: Clock,
+        margin: float = DEFAULT_MARGIN,
+    ) -> None:
+        self._http = http
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._api_key = api_key
+        self._cache = cache
+        self._clock = clock
+        self._margin = margin
+        self.key = cache_key(str(http.base_url), client_id)
+
+    def current(self) -> CachedToken:
+        """A cached token still valid for ``margin`` seconds, else a freshly fetched one."""
+        cached = self._cache.get(self.key)
+        if cached is not None and cached.renew_at > self._clock():
+            return cached
+        return self._fetch()
+
+    def reject(self, token: CachedToken) -> None:
+        """Penn Foster refused ``token``: forget it so the next ``current()`` fetches a new one."""
+        self._cache.discard(self.key, token)
+
+    def _fetch(self) -> CachedToken:
+        pair = f"{self._client_id}:{self._client_secret.get_secret_value()}".encode()
+        # The doc sends base64(client_id:client_secret) without the "Basic " scheme word.
+        request = self._http.build_request(
+            "POST",
+            "/oauth/token",
+            headers={"Authorization": base64.b64encode(pair).decode("ascii")},
+            data={"grant_type": "client_credentials", "api_key": self._api_key.get_secret_value()},
+        )
+        response = send(self._http, request, partner=PARTNER, what="token request")
+        check_token_response(response, now=self._clock)
+        body = json_body(response, partner=PARTNER, what="token request")
+        if not isinstance(body, dict):
+            fail_shape(PARTNER, "token request", "expected an object")
+        access_token = body.get("access_token")
+        if not isinstance(access_token, str) or not access_token:
+            fail_shape(PARTNER, "token request", "no access_token")
+        try:
+            lifetime = float(body.get("expires_in", 0))  # a string in the doc's example
+        except (TypeError, ValueError):
+            fail_shape(PARTNER, "token request", "expires_in is not a number")
+        if lifetime <= 0:
+            fail_shape(PARTNER, "token request", "expires_in is missing or not positive")
+        # A token shorter-lived than the margin still gets used for half its life.
+        keep = lifetime - min(self._margin, lifetime / 2)
+        now = self._clock()
+        token = CachedToken(SecretStr(access_token), now + lifetime, now + keep)
+        self._cache.put(self.key, token, keep)
+        log.info("pennfoster token fetched (expires in %.0f s)", lifetime)
+        return token
