@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, TypeVar
 
 import httpx
@@ -16,8 +16,8 @@ from eduhook.settings import Settings
 from handlers.errors import ConfigurationError, PermanentError
 from handlers.partners._http import Clock, make_client, send
 from handlers.partners.appsembler.auth import ClientCredentials, StaticToken, TokenSource
-from handlers.partners.appsembler.course_keys import validate_course_key
 from handlers.partners.appsembler.errors import PARTNER, parse_model, raise_for_api, read_json, shape_error
+from handlers.partners.appsembler.inputs import check_courses, check_identifiers, time_params
 from handlers.partners.appsembler.models import (
     AccountRecord,
     AppsemblerUser,
@@ -31,8 +31,6 @@ from handlers.partners.appsembler.models import (
 API = "/appsembler_api/v0"
 # The get-user route only matches these characters; anything else can never be found there.
 _USERNAME_RE = re.compile(r"[\w.+-]+")
-# Appsembler splits identifiers on commas and any whitespace.
-_IDENTIFIER_SEPARATORS = re.compile(r"[\s,]")
 # The account id arrives under "user_id " (trailing space, the deployed code) or "user_id" (fixed forks).
 _USER_ID_KEYS = ("user_id ", "user_id")
 
@@ -153,8 +151,8 @@ class AppsemblerClient:
         email_students: bool,
     ) -> BulkEnrollmentResult:
         what = f"bulk-enroll ({action})"
-        people = list(dict.fromkeys(_check_identifiers(identifiers, what)))
-        keys = list(dict.fromkeys(_check_courses(courses, what)))
+        people = list(dict.fromkeys(check_identifiers(identifiers, what)))
+        keys = list(dict.fromkeys(check_courses(courses, what)))
         body = {
             "action": action,
             "identifiers": ",".join(people),
@@ -178,7 +176,7 @@ class AppsemblerClient:
 
     def generate_enrollment_codes(self, course_id: str, total: int) -> EnrollmentCodes:
         what = "enrollment-codes/generate"
-        _check_courses([course_id], what)
+        check_courses([course_id], what)
         if total < 1:
             raise PermanentError(f"{what}: total must be at least 1", partner=PARTNER)
         body = {"course_id": course_id, "total_registration_codes": total}
@@ -209,7 +207,7 @@ class AppsemblerClient:
         self, *, updated_min: date | None = None, updated_max: date | None = None
     ) -> list[AccountRecord]:
         """Accounts joined strictly between the bounds (either may be left open)."""
-        params = _time_params(updated_min, updated_max)
+        params = time_params(updated_min, updated_max)
         return self._records(AccountRecord, f"{API}/analytics/accounts/batch", "analytics/accounts", params)
 
     def enrollments_batch(
@@ -220,9 +218,9 @@ class AppsemblerClient:
         updated_max: date | None = None,
     ) -> list[EnrollmentRecord]:
         what = "analytics/enrollment"
-        params = _time_params(updated_min, updated_max)
+        params = time_params(updated_min, updated_max)
         if course_id is not None:
-            _check_courses([course_id], what)
+            check_courses([course_id], what)
             params["course_id"] = course_id
         return self._records(EnrollmentRecord, f"{API}/analytics/enrollment/batch", what, params)
 
@@ -278,46 +276,3 @@ class AppsemblerClient:
         if not isinstance(body, list):
             raise shape_error(what, "expected a list")
         return [parse_model(model, item, what=f"{what} row {index}") for index, item in enumerate(body)]
-
-
-def _check_identifiers(identifiers: Sequence[str], what: str) -> list[str]:
-    if isinstance(identifiers, str) or not identifiers:
-        raise PermanentError(f"{what}: identifiers must be a non-empty list", partner=PARTNER)
-    for index, identifier in enumerate(identifiers, start=1):
-        if not identifier or _IDENTIFIER_SEPARATORS.search(identifier):
-            raise PermanentError(
-                f"{what}: identifier #{index} is empty or contains a comma or whitespace",
-                partner=PARTNER,
-                partner_code="invalid_identifier",
-            )
-    return list(identifiers)
-
-
-def _check_courses(courses: Sequence[str], what: str) -> list[str]:
-    if isinstance(courses, str) or not courses:
-        raise PermanentError(f"{what}: courses must be a non-empty list", partner=PARTNER)
-    for key in courses:
-        try:
-            validate_course_key(key)
-        except ValueError as exc:
-            raise ConfigurationError(
-                f"{what}: {exc}", partner=PARTNER, partner_code="invalid_course_key"
-            ) from None
-    return list(courses)
-
-
-def _time_params(updated_min: date | None, updated_max: date | None) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for name, value in (("updated_min", updated_min), ("updated_max", updated_max)):
-        if value is not None:
-            params[name] = _format_moment(value)
-    return params
-
-
-def _format_moment(value: date) -> str:
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-            return value.isoformat(timespec="seconds") + "Z"
-        return value.isoformat(timespec="seconds")
-    return value.isoformat()

@@ -99,9 +99,15 @@ def change(identifier: str, *, before: tuple[bool, ...], after: tuple[bool, ...]
 
 # Settings and credentials -------------------------------------------------------------------
 
+NO_CREDENTIALS: dict[str, Any] = {
+    "appsembler_api_token": None,
+    "appsembler_client_id": None,
+    "appsembler_client_secret": None,
+}
+
 
 def test_from_settings_without_credentials_names_the_env_vars() -> None:
-    settings = Settings(appsembler_api_url=BASE)
+    settings = Settings(appsembler_api_url=BASE, **NO_CREDENTIALS)
     with pytest.raises(ConfigurationError) as info:
         AppsemblerClient.from_settings(settings)
     assert "APPSEMBLER_API_TOKEN" in str(info.value)
@@ -110,11 +116,11 @@ def test_from_settings_without_credentials_names_the_env_vars() -> None:
 
 def test_from_settings_without_url_names_it() -> None:
     with pytest.raises(ConfigurationError, match="APPSEMBLER_API_URL"):
-        AppsemblerClient.from_settings(Settings(appsembler_api_token=SecretStr("x")))
+        AppsemblerClient.from_settings(Settings(appsembler_api_url=None, appsembler_api_token=SecretStr("x")))
 
 
 def test_client_id_without_secret_is_not_enough() -> None:
-    settings = Settings(appsembler_api_url=BASE, appsembler_client_id="cid")
+    settings = Settings(**{**NO_CREDENTIALS, "appsembler_api_url": BASE, "appsembler_client_id": "cid"})
     with pytest.raises(ConfigurationError, match="APPSEMBLER_CLIENT_SECRET"):
         AppsemblerClient.from_settings(settings)
 
