@@ -88,16 +88,22 @@ def _bad_request(body: dict[str, Any], what: str) -> PermanentError | AlreadyDon
             status_code=status,
             partner_code="invalid_parameters",
         )
+    detail = body.get("detail")
+    if isinstance(detail, str) and detail:
+        # DRF's parse and media-type errors; they describe our request, not a person.
+        return PermanentError(
+            f"{what}: {_quote(detail)}", partner=PARTNER, status_code=status, partner_code="bad_request"
+        )
     fields = sorted(key for key, value in body.items() if isinstance(value, list | str))
     if not fields:
         return PermanentError(f"{what}: HTTP 400", partner=PARTNER, status_code=status)
     quoted = [f"{field}: {_field_text(body[field])}" for field in fields if field in _QUOTABLE_FIELDS]
-    detail = f"; {'; '.join(quoted)}" if quoted else ""
+    said = f"; {'; '.join(quoted)}" if quoted else ""
     code = (
         "invalid_course_key" if "Course key not valid" in str(body.get("courses", "")) else "invalid_fields"
     )
     return PermanentError(
-        f"{what}: rejected fields {', '.join(fields)}{detail}",
+        f"{what}: rejected fields {', '.join(fields)}{said}",
         partner=PARTNER,
         status_code=status,
         partner_code=code,

@@ -294,6 +294,13 @@ def test_create_account_400_user_message_is_quoted() -> None:
     assert not isinstance(info.value, AlreadyDoneError)
 
 
+def test_400_parse_error_detail_is_quoted() -> None:
+    client, _ = static_client(lambda r: jresp(400, {"detail": "JSON parse error - unexpected character"}))
+    with pytest.raises(PermanentError, match="JSON parse error") as info:
+        client.create_account("x", "edx", "x@example.com", "X")
+    assert info.value.partner_code == "bad_request"
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [(b"{not json", "not JSON"), (orjson.dumps({"user_id ": "abc"}), "numeric user_id"), (b"[]", "object")],
