@@ -34,7 +34,9 @@ class Deliverer:
         # Created on first use so it belongs to the loop that serves the app.
         if self._client is None:
             self._client = httpx.AsyncClient(
-                follow_redirects=False, headers={"User-Agent": "Eduframe-Webhooks (sandbox)"}
+                follow_redirects=False,
+                trust_env=False,  # deliveries go to the URL as registered, never through a proxy
+                headers={"User-Agent": "Eduframe-Webhooks (sandbox)"},
             )
         return self._client
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 OrderStatus = Literal["requested", "active", "denied", "canceled"]
 EnrollmentStatus = Literal["confirmed", "active", "canceled", "completed"]
@@ -30,6 +30,13 @@ class EduframeModel(BaseModel):
         for name, value in super().__repr_args__():
             if name not in extra:
                 yield name, value
+
+
+def date_part(value: Any) -> Any:
+    """Planned-course dates are documented as plain strings; accept a timestamp by keeping its date."""
+    if isinstance(value, str) and len(value) > 10 and value[10] in "T ":
+        return value[:10]
+    return value
 
 
 class Address(EduframeModel):
@@ -86,6 +93,8 @@ class Enrollment(EduframeModel):
     updated_at: datetime | None = None
     created_at: datetime | None = None
 
+    _dates = field_validator("start_date", "end_date", mode="before")(date_part)
+
 
 class User(EduframeModel):
     """``GET /users/{id}``. Eduframe has no phone, birth date or gender: those live in ``custom``."""
@@ -140,6 +149,8 @@ class PlannedCourse(EduframeModel):
     start_date: date | None = None
     end_date: date | None = None
     is_published: bool | None = None
+
+    _dates = field_validator("start_date", "end_date", mode="before")(date_part)
 
 
 class Course(EduframeModel):

@@ -301,3 +301,10 @@ def test_secret_token_is_not_in_the_client_repr_or_errors() -> None:
         client.get_order(1)
     assert TOKEN not in str(caught.value)
     assert TOKEN not in repr(client)
+
+
+def test_planned_course_dates_sent_as_timestamps_keep_their_date() -> None:
+    planned = {"id": 201, "course_id": 101, "start_date": "2025-01-06T09:30:00.000Z", "end_date": None}
+    parsed = make(lambda request: json_reply(planned)).get_planned_course(201)
+    assert parsed.start_date is not None and parsed.start_date.isoformat() == "2025-01-06"
+    assert parsed.end_date is None
