@@ -82,8 +82,13 @@ class Settings(BaseSettings):
     studyabroad101_api_user: str | None = _partner_env("STUDYABROAD101_API_USER")
     studyabroad101_api_key: SecretStr | None = _partner_env("STUDYABROAD101_API_KEY")
 
-    # Structured parts from the TOML file (routes arrive with the handlers issue).
+    # Structured parts from the TOML file: [[routes]] and the Eduframe custom-field names.
     routes: list[dict[str, Any]] = []
+    user_fields: dict[str, str] = {}
+    # Eduframe reads that rarely change (variants, planned courses, courses) are cached this long.
+    eduframe_cache_seconds: float = 300.0
+    # A worker holding a partner effect's claim longer than this is presumed dead.
+    effect_lease_seconds: float = 120.0
 
     @field_validator("webhook_tokens", "educators", "handler_modules", mode="before")
     @classmethod

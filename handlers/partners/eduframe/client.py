@@ -139,6 +139,9 @@ class EduframeClient:
     def get_course(self, course_id: int) -> Course:
         return self._get_one(f"/courses/{course_id}", Course, resource=f"course {course_id}")
 
+    def get_lead(self, lead_id: int) -> Lead:
+        return self._get_one(f"/leads/{lead_id}", Lead, resource=f"lead {lead_id}")
+
     # Writes ------------------------------------------------------------------------------
 
     def create_lead(self, lead: LeadCreate) -> Lead:
