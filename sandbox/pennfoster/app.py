@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import math
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -15,46 +14,21 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox.base import SandboxClock, SandboxCore, build_sandbox_app, json_response, read_json
-from sandbox.pennfoster.checks import MEANINGS, Item
 from sandbox.pennfoster.items import create_lead, create_learner
+from sandbox.pennfoster.lookups import (
+    error_response,
+    find_learners,
+    learner_page,
+    organization,
+    public,
+    record_cancel,
+)
 from sandbox.pennfoster.state import ItemFault, PennFosterState
 
 LEARNERS = "/api/v4/b2b"
 LEADS = "/api/v3/b2b"
 MAX_BATCH = 20
 DENIED = "Authorization has been denied for this request."
-LOOKUP_FIELDS = (
-    "organization_id",
-    "location_id",
-    "client_id",
-    "learner_id",
-    "alternate_id",
-    "first_name",
-    "last_name",
-    "email_address",
-    "program_id",
-    "program_name",
-    "active_status",
-    "date_enrolled",
-    "date_last_active",
-    "date_completed",
-    "expiration_date",
-)
-
-
-def _message(status: int, message: str, errors: list[dict[str, str]] | None = None) -> Response:
-    body: dict[str, Any] = {"message": message}
-    if errors is not None:
-        body["errors"] = errors
-    return json_response(body, status)
-
-
-def _code(code: str) -> list[dict[str, str]]:
-    return [{"error_code": code, "message": MEANINGS[code]}]
-
-
-def _public(record: dict[str, Any]) -> dict[str, Any]:
-    return {key: record.get(key) for key in LOOKUP_FIELDS}
 
 
 class PennFosterSandbox:
@@ -103,7 +77,7 @@ class PennFosterSandbox:
     def _denied(self, request: Request) -> Response | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not self.state.token_valid(token.strip(), self.core.clock()):
-            return _message(401, DENIED)
+            return error_response(401, DENIED)
         return None
 
     # Learners and leads -----------------------------------------------------------------------
@@ -112,15 +86,15 @@ class PennFosterSandbox:
         try:
             body = await read_json(request)
         except ValueError as exc:
-            return _message(400, f"The request is invalid: {exc}")
+            return error_response(400, f"The request is invalid: {exc}")
         if kind == "lead" and isinstance(body, list) and body and all(isinstance(x, list) for x in body):
             body = [item for inner in body for item in inner]  # the doc's example nests the array
         if not isinstance(body, list):
-            return _message(400, f"The request is invalid: expected a JSON array of {kind} objects.")
+            return error_response(400, f"The request is invalid: expected a JSON array of {kind} objects.")
         if not body:
-            return _message(400, f"The request is invalid: the array holds no {kind} objects.")
+            return error_response(400, f"The request is invalid: the array holds no {kind} objects.")
         if len(body) > MAX_BATCH:
-            return _message(
+            return error_response(
                 400,
                 f"The request is invalid: the maximum length of the array is {MAX_BATCH}"
                 f" per request, got {len(body)} {kind} objects.",
@@ -143,46 +117,10 @@ class PennFosterSandbox:
             return body
         return json_response([create_lead(raw, self.state) for raw in body])
 
-    def _page(self, records: list[dict[str, Any]], request: Request) -> Response:
-        params = request.query_params
-        try:
-            page = int(params.get("page_number", "1"))
-            rows = int(params.get("rows_per_page", "25"))
-        except ValueError:
-            return _message(400, "The request is invalid: page_number and rows_per_page must be numbers.")
-        if not (1 <= page <= 99999 and 1 <= rows <= 99999):
-            return _message(400, "The request is invalid: page_number and rows_per_page must be 1-99999.")
-        chunk = records[(page - 1) * rows : page * rows]
-        return json_response(
-            {
-                "page_number": page,
-                "page_count": math.ceil(len(records) / rows),
-                "record_count": len(records),
-                "results": [_public(r) for r in chunk],
-            }
-        )
-
     async def get_learners(self, request: Request) -> Response:
         if (denied := self._denied(request)) is not None:
             return denied
-        params = request.query_params
-        if "student_id" in params:
-            record = self.state.by_student_id(params["student_id"])
-            return json_response(_public(record)) if record else _message(404, "Learner not found.")
-        if "alternate_id" in params:
-            return self._page(self.state.by_alternate_id(params["alternate_id"]), request)
-        org = params.get("organization_id", "")
-        if not org:
-            return _message(
-                400, "The request is invalid: organization_id, alternate_id or student_id is required."
-            )
-        if not org.isdigit() or int(org) not in self.state.organizations:
-            return _message(404, "Organization not found.", _code("E607100001"))
-        records = [r for r in self.state.learners if r["organization_id"] == int(org)]
-        for key in ("location_id", "client_id"):
-            if params.get(key, "").isdigit():
-                records = [r for r in records if r[key] == int(params[key])]
-        return self._page(records, request)
+        return find_learners(self.state, request.query_params)
 
     async def get_learner_by_path(self, request: Request) -> Response:
         """The doc's examples also put the student or alternate id in the path."""
@@ -191,8 +129,8 @@ class PennFosterSandbox:
         key = request.path_params["key"]
         record = self.state.by_student_id(key)
         if record is not None:
-            return json_response(_public(record))
-        return self._page(self.state.by_alternate_id(key), request)
+            return json_response(public(record))
+        return learner_page(self.state.by_alternate_id(key), request.query_params)
 
     async def cancel(self, request: Request) -> Response:
         if (denied := self._denied(request)) is not None:
@@ -200,72 +138,19 @@ class PennFosterSandbox:
         try:
             body = await read_json(request)
         except ValueError as exc:
-            return _message(400, f"The request is invalid: {exc}")
+            return error_response(400, f"The request is invalid: {exc}")
         if not isinstance(body, dict):
-            return _message(400, "The request is invalid: expected a JSON object.")
+            return error_response(400, "The request is invalid: expected a JSON object.")
         if "student_id" in request.path_params:
             body["student_id"] = request.path_params["student_id"]
-        return self._record_cancel(body)
-
-    def _record_cancel(self, body: dict[str, Any]) -> Response:
-        item = Item()
-        student_id = item.text(body, "student_id", "student_id", 8)
-        alternate_id = item.text(body, "alternate_id", "alternate_id", 75)
-        program_id = item.text(body, "program_id", "program_id", 15)
-        for key, code in (
-            ("organization_id", "E607100001"),
-            ("location_id", "E607200001"),
-            ("client_id", "E607300001"),
-        ):
-            if body.get(key) is not None:
-                item.ident(body, key, key, 8, code)
-        if item.errors:
-            return _message(400, "The request is invalid.", item.errors)
-        if not student_id and not alternate_id:
-            return _message(400, "An Alternate ID or Student ID is required.")
-        if alternate_id and not student_id and not program_id:
-            return _message(400, "If an Alternate ID is provided, then a Program ID is required.")
-        if student_id:
-            found = [r for r in [self.state.by_student_id(student_id)] if r is not None]
-        else:
-            found = self.state.by_alternate_id(alternate_id or "")
-        found = [r for r in found if not program_id or r["program_id"] == program_id]
-        if not found:
-            return _message(404, "Learner not found.")
-        learner = found[0]
-        receipt = {
-            "resource_id": self.state.next_resource_id,
-            "organization_id": learner["organization_id"],
-            "location_id": learner["location_id"],
-            "client_id": learner["client_id"],
-            "student_id": int(learner["learner_id"]),
-            "alternate_id": learner["alternate_id"],
-            "program_id": learner["program_id"],
-        }
-        self.state.next_resource_id += 1
-        self.state.cancel_requests.append({**receipt, "status": "requested"})
-        return json_response(receipt)
-
-    # Organizations ----------------------------------------------------------------------------
+        return record_cancel(self.state, body)
 
     async def organization(self, request: Request) -> Response:
         if (denied := self._denied(request)) is not None:
             return denied
-        p = request.path_params
-        org = self.state.organizations.get(p["org"])
-        if org is None:
-            return _message(404, "Organization not found.", _code("E607100001"))
-        if "loc" not in p:
-            return json_response(org)
-        loc = self.state.location(p["org"], p["loc"])
-        if loc is None:
-            return _message(404, "Location not found.", _code("E607200001"))
-        if "client" in p:
-            client = self.state.client(p["org"], p["loc"], p["client"])
-            if client is None:
-                return _message(404, "Client not found.", _code("E607300001"))
-            loc = {**loc, "clients": [client]}
-        return json_response({**org, "locations": [loc]})
+        return organization(self.state, request.path_params)
+
+    # Organizations ----------------------------------------------------------------------------
 
     # Sandbox controls -------------------------------------------------------------------------
 
@@ -280,7 +165,7 @@ class PennFosterSandbox:
             if fault.target not in ("learners", "leads") or not fault.code.startswith("E"):
                 raise ValueError("target must be learners or leads, code an E… code")
         except (ValueError, TypeError, AttributeError) as exc:
-            return _message(400, str(exc))
+            return error_response(400, str(exc))
         self.state.item_faults.append(fault)
         return json_response([f.to_json() for f in self.state.item_faults if f.remaining > 0])
 

@@ -6,6 +6,8 @@ import base64
 import hashlib
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -14,6 +16,7 @@ import orjson
 import redis
 from pydantic import SecretStr
 
+from handlers.errors import TransientError
 from handlers.partners._http import Clock, fail_shape, json_body, send
 from handlers.partners.pennfoster.error_map import PARTNER, check_token_response
 
@@ -90,7 +93,11 @@ return 0
 
 
 class RedisTokenCache:
-    """Tokens in Redis with a TTL, so every worker process uses (and renews) the same token."""
+    """Tokens in Redis with a TTL, so every worker process uses (and renews) the same token.
+
+    Redis being unreachable is a ``TransientError``: without the shared cache every worker would
+    fetch its own token on every call.
+    """
 
     def __init__(self, client: redis.Redis, *, prefix: str = "eduhook:token:") -> None:
         self._redis = client
@@ -98,14 +105,25 @@ class RedisTokenCache:
         self._discard = client.register_script(_DISCARD_IF_SAME)
 
     def get(self, key: str) -> CachedToken | None:
-        raw: Any = self._redis.get(self._prefix + key)
+        with _redis_errors():
+            raw: Any = self._redis.get(self._prefix + key)
         return CachedToken.from_bytes(raw) if isinstance(raw, bytes | str) else None
 
     def put(self, key: str, token: CachedToken, ttl: float) -> None:
-        self._redis.set(self._prefix + key, token.to_bytes(), ex=max(1, int(ttl)))
+        with _redis_errors():
+            self._redis.set(self._prefix + key, token.to_bytes(), ex=max(1, int(ttl)))
 
     def discard(self, key: str, token: CachedToken) -> None:
-        self._discard(keys=[self._prefix + key], args=[token.to_bytes()])
+        with _redis_errors():
+            self._discard(keys=[self._prefix + key], args=[token.to_bytes()])
+
+
+@contextmanager
+def _redis_errors() -> Iterator[None]:
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise TransientError(f"token cache unavailable ({type(exc).__name__})", partner=PARTNER) from exc
 
 
 def cache_key(base_url: str, client_id: str) -> str:

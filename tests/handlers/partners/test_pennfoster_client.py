@@ -224,6 +224,14 @@ def test_refused_token_request_is_configuration_error_without_secrets(status: in
     assert fake.api_requests == []
 
 
+def test_unreachable_token_cache_is_transient() -> None:
+    fake = FakePennFoster(ok_result)
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=None)
+    with pytest.raises(TransientError, match="token cache unavailable"):
+        make_client(fake, cache=RedisTokenCache(dead)).create_learners([learner()])
+    assert fake.api_requests == []
+
+
 def test_discard_keeps_a_token_another_worker_already_renewed(redis_url: str) -> None:
     fake = FakePennFoster(ok_result)
     cache = RedisTokenCache(redis.Redis.from_url(redis_url))
