@@ -13,6 +13,8 @@ import orjson
 import pytest
 import redis
 from pydantic import SecretStr
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from handlers.errors import ConfigurationError, PartnerDataError, PermanentError, TransientError
 from handlers.partners.pennfoster import (
@@ -226,7 +228,7 @@ def test_refused_token_request_is_configuration_error_without_secrets(status: in
 
 def test_unreachable_token_cache_is_transient() -> None:
     fake = FakePennFoster(ok_result)
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=None)
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
     with pytest.raises(TransientError, match="token cache unavailable"):
         make_client(fake, cache=RedisTokenCache(dead)).create_learners([learner()])
     assert fake.api_requests == []
