@@ -13,10 +13,12 @@ FaultKind = Literal["status", "rate_limit", "delay", "drop"]
 
 @dataclass
 class Fault:
-    """One rule: applies to the next ``remaining`` calls whose path starts with ``path``."""
+    """One rule: after letting ``skip`` matching calls through, applies to the next ``remaining``
+    calls whose path starts with ``path`` (so a test can fail "the second batch")."""
 
     kind: FaultKind
     remaining: int = 1
+    skip: int = 0
     path: str = ""
     method: str | None = None
     status: int = 503
@@ -36,6 +38,7 @@ class Fault:
         fault = cls(
             kind=kind,
             remaining=int(data.get("count", data.get("remaining", 1))),
+            skip=int(data.get("skip", 0)),
             path=str(data.get("path", "")),
             method=data.get("method"),
             status=int(data.get("status", 429 if kind == "rate_limit" else 503)),
@@ -50,6 +53,7 @@ class Fault:
         return {
             "kind": self.kind,
             "remaining": self.remaining,
+            "skip": self.skip,
             "path": self.path,
             "method": self.method,
             "status": self.status,
@@ -68,6 +72,9 @@ class FaultPlan:
     def take(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:
             if fault.matches(method, path):
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    continue
                 fault.remaining -= 1
                 return fault
         return None

@@ -158,6 +158,8 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
         EDUHOOK_HANDLER_MODULES=",".join(settings.handler_modules),
         PYTHONPATH=str(REPO_ROOT),
     )
+    if settings.config:
+        env["EDUHOOK_CONFIG"] = str(settings.config)
     env.update(extra)
     return env
 
