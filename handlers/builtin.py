@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from handlers import enrollments, leads, orders
 from handlers.registry import HandlerRegistry
 
 
 def register(registry: HandlerRegistry) -> None:
-    """Partner handlers (orders, enrollments, leads) register here as they arrive."""
+    orders.register(registry)
+    enrollments.register(registry)
+    leads.register(registry)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from eduhook.cli.events import events
 from eduhook.cli.processes import beat, dev, flower, serve, worker
+from eduhook.cli.routes import routes
 from eduhook.settings import ConfigFileError, Settings, load_settings
 
 
@@ -69,7 +70,7 @@ def db_upgrade(obj: Context) -> None:
     click.echo(f"ledger schema at version {after}" + (f" (was {before})" if before != after else ""))
 
 
-for command in (serve, worker, beat, dev, flower, events):
+for command in (serve, worker, beat, dev, flower, events, routes):
     cli.add_command(command)
 
 

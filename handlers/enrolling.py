@@ -1,0 +1,221 @@
+"""Enrolling Eduframe students at the route's partners, each learner exactly once.
+
+Every partner effect is claimed in the ledger first (see ``handlers.effects``); only claimed
+effects are sent, so retries, redeliveries and overlapping events (an order and its per-student
+enrollments) never enroll anyone twice. Students whose effects are all done are not even read.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from eduhook.ledger import EventRecord
+from handlers.effects import EffectKey
+from handlers.errors import AlreadyDoneError, EduhookError, PartnerDataError
+from handlers.mapping import appsembler_account, learner_request
+from handlers.outcomes import Problems, stops_everything
+from handlers.partners.eduframe.models import User
+from handlers.partners.pennfoster import MAX_BATCH, classify_result
+from handlers.routes import AppsemblerTarget, PennFosterTarget, Route
+from handlers.services import Services
+
+T = TypeVar("T")
+PENNFOSTER, APPSEMBLER = "pennfoster", "appsembler"
+# Identifiers per Appsembler bulk call: keeps request bodies and partner work bounded.
+APPSEMBLER_BATCH = 100
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass
+class EnrollmentRun:
+    """One event's enrollment of ``user_ids`` on ``route``; users are read at most once each."""
+
+    services: Services
+    event: EventRecord
+    route: Route
+    user_ids: Sequence[int]
+    problems: Problems = field(default_factory=Problems)
+    done: int = 0
+    _users: dict[int, User] = field(default_factory=dict)
+
+    @property
+    def educator(self) -> str:
+        return self.event.educator
+
+    def user(self, user_id: int) -> User:
+        if user_id not in self._users:
+            self._users[user_id] = self.services.eduframe.get_user(user_id)
+        return self._users[user_id]
+
+    def run(self) -> None:
+        if self.route.penn_foster is not None:
+            self.pennfoster_learners(self.route.penn_foster)
+        if self.route.appsembler is not None:
+            self.appsembler(self.route.appsembler)
+        self.problems.raise_if_any(self.done)
+
+    # Penn Foster -------------------------------------------------------------------------------
+
+    def pennfoster_learners(self, target: PennFosterTarget) -> None:
+        store = self.services.effects
+        keys = [
+            EffectKey(PENNFOSTER, "learner", self.educator, str(u), target.program_id) for u in self.user_ids
+        ]
+        claims = store.claim_waiting(keys, event_id=self.event.id)
+        self.done += len(claims.done)
+        requests = []
+        for key in claims.mine:
+            try:
+                requests.append(
+                    (
+                        key,
+                        learner_request(
+                            self.user(int(key.subject)),
+                            target,
+                            educator=self.educator,
+                            effect_key=str(key),
+                            fields=self.services.user_fields,
+                        ),
+                    )
+                )
+            except EduhookError as error:
+                store.fail(key, claims.owner, str(error))
+                self.problems.add(error)
+        batches = list(chunks(requests, MAX_BATCH))
+        for number, batch in enumerate(batches):
+            try:
+                results = self.services.pennfoster.create_learners([request for _, request in batch])
+                if len(results) != len(batch):
+                    raise PartnerDataError(
+                        f"learners: {len(results)} results for {len(batch)} learners", partner=PENNFOSTER
+                    )
+            except EduhookError as error:
+                for key, _ in batch:
+                    store.fail(key, claims.owner, str(error))
+                self.problems.add(error)
+                if stops_everything(error):
+                    store.release([key for later in batches[number + 1 :] for key, _ in later], claims.owner)
+                    return
+                continue  # the other batches are independent; a retry sends only what failed
+            for (key, request), result in zip(batch, results, strict=True):
+                outcome = classify_result(result, what=f"learner for Eduframe user {key.subject}")
+                if outcome.kind in ("succeeded", "already_done"):
+                    store.complete(key, claims.owner, {
+                        "student_id": result.student_id,
+                        "order_number": result.order_number,
+                        "reference_id": result.reference_id,
+                        "alternate_id": request.learner_info.alternate_id,
+                        "already_existed": outcome.kind == "already_done",
+                    })  # fmt: skip
+                    self.done += 1
+                else:
+                    assert outcome.error is not None
+                    store.fail(key, claims.owner, str(outcome.error))
+                    self.problems.add(outcome.error)
+
+    # Appsembler --------------------------------------------------------------------------------
+
+    def appsembler(self, target: AppsemblerTarget) -> None:
+        if target.create_accounts:
+            self.appsembler_accounts()
+        store = self.services.effects
+        keys = [
+            EffectKey(APPSEMBLER, "enroll", self.educator, str(u), course)
+            for u in self.user_ids
+            for course in target.course_ids
+        ]
+        claims = store.claim_waiting(keys, event_id=self.event.id)
+        self.done += len(claims.done)
+        # Students needing the same courses share one bulk call per course set.
+        needed: dict[int, list[EffectKey]] = defaultdict(list)
+        for key in claims.mine:
+            needed[int(key.subject)].append(key)
+        groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        for user_id, user_keys in needed.items():
+            groups[tuple(sorted(k.target for k in user_keys))].append(user_id)
+        for courses, user_ids in groups.items():
+            for batch in chunks(user_ids, APPSEMBLER_BATCH):
+                self._bulk_enroll(target, list(courses), batch, needed, claims.owner)
+
+    def _bulk_enroll(
+        self,
+        target: AppsemblerTarget,
+        courses: list[str],
+        user_ids: Sequence[int],
+        keys: dict[int, list[EffectKey]],
+        owner: str,
+    ) -> None:
+        store = self.services.effects
+        identifiers: dict[int, str] = {}
+        for user_id in user_ids:
+            try:
+                identifiers[user_id] = appsembler_account(self.user(user_id), educator=self.educator).email
+            except EduhookError as error:
+                for key in keys[user_id]:
+                    store.fail(key, owner, str(error))
+                self.problems.add(error)
+        if not identifiers:
+            return
+        try:
+            result = self.services.appsembler.bulk_enroll(
+                list(identifiers.values()), courses,
+                auto_enroll=target.auto_enroll, email_students=target.email_students,
+            )  # fmt: skip
+        except EduhookError as error:
+            for user_id in identifiers:
+                for key in keys[user_id]:
+                    store.fail(key, owner, str(error))
+            self.problems.add(error)
+            return
+        for user_id, identifier in identifiers.items():
+            for key in keys[user_id]:
+                item = result.result(key.target, identifier)
+                if item is not None and item.ok:
+                    store.complete(
+                        key, owner, {"course": key.target, "enrolled": item.enrolled, "allowed": item.allowed}
+                    )
+                    self.done += 1
+                else:
+                    kind = "invalid identifier" if item is not None else "no result"
+                    problem = PartnerDataError(
+                        f"bulk enroll of Eduframe user {user_id} in {key.target}: {kind}", partner=APPSEMBLER
+                    )
+                    store.fail(key, owner, str(problem))
+                    self.problems.add(problem)
+
+    def appsembler_accounts(self) -> None:
+        store = self.services.effects
+        keys = [EffectKey(APPSEMBLER, "account", self.educator, str(u), "-") for u in self.user_ids]
+        claims = store.claim_waiting(keys, event_id=self.event.id)
+        for key in claims.mine:
+            try:
+                account = appsembler_account(self.user(int(key.subject)), educator=self.educator)
+                try:
+                    user_id = self.services.appsembler.create_account(
+                        account.username, secrets.token_urlsafe(24), account.email, account.name
+                    )
+                    store.complete(key, claims.owner, {"username": account.username, "user_id": user_id})
+                except AlreadyDoneError:
+                    store.complete(key, claims.owner, {"username": account.username, "already_existed": True})
+            except EduhookError as error:
+                store.fail(key, claims.owner, str(error))
+                self.problems.add(error)
+                if stops_everything(error):
+                    store.release(claims.mine[claims.mine.index(key) + 1 :], claims.owner)
+                    return
+
+
+Enroll = Callable[[Services, EventRecord, Route, Sequence[int]], None]
+
+
+def enroll(services: Services, event: EventRecord, route: Route, user_ids: Sequence[int]) -> None:
+    """Enroll the users at every target of ``route``; raises one error summarising any failures."""
+    EnrollmentRun(services, event, route, list(dict.fromkeys(user_ids))).run()
