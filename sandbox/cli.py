@@ -112,9 +112,9 @@ def sandbox(base_port: int, seed_file: Path | None, deliver_to: str | None, writ
     eduframe_seed = seeds.get("eduframe")
     if deliver_to:
         eduframe_seed = eduframe_seed if eduframe_seed is not None else eduframe.demo_seed()
-        eduframe_seed.setdefault("webhooks", []).append(
-            {"url": deliver_to, "active": True, "events": list(DEMO_EVENTS)}
-        )
+        hooks = eduframe_seed.setdefault("webhooks", [])
+        hooks.append({"id": f"00000000-0000-4000-8000-{len(hooks) + 1:012d}", "url": deliver_to,
+                      "active": True, "events": list(DEMO_EVENTS)})
     apps = {
         "eduframe": eduframe.create_app(eduframe_seed),
         "penn_foster": pennfoster.create_app(seeds.get("penn_foster")),

@@ -46,6 +46,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:  # one line per partner request is noise at the terminal
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     ctx.obj = Context()
 
 
