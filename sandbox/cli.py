@@ -113,8 +113,14 @@ def sandbox(base_port: int, seed_file: Path | None, deliver_to: str | None, writ
     if deliver_to:
         eduframe_seed = eduframe_seed if eduframe_seed is not None else eduframe.demo_seed()
         hooks = eduframe_seed.setdefault("webhooks", [])
-        hooks.append({"id": f"00000000-0000-4000-8000-{len(hooks) + 1:012d}", "url": deliver_to,
-                      "active": True, "events": list(DEMO_EVENTS)})
+        hooks.append(
+            {
+                "id": f"00000000-0000-4000-8000-{len(hooks) + 1:012d}",
+                "url": deliver_to,
+                "active": True,
+                "events": list(DEMO_EVENTS),
+            }
+        )
     apps = {
         "eduframe": eduframe.create_app(eduframe_seed),
         "penn_foster": pennfoster.create_app(seeds.get("penn_foster")),
@@ -125,7 +131,7 @@ def sandbox(base_port: int, seed_file: Path | None, deliver_to: str | None, writ
     try:
         for offset, (name, app) in enumerate(apps.items()):
             try:
-                servers[name] = serve_in_thread(app, port=base_port + offset)
+                servers[name] = serve_in_thread(app, port=base_port + offset if base_port else 0)
             except OSError as exc:
                 raise click.ClickException(f"cannot listen on 127.0.0.1:{base_port + offset}: {exc}") from exc
         for name, server in servers.items():
