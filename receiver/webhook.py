@@ -1,0 +1,112 @@
+"""``POST /webhooks/eduframe``: the checks, in order, then the durable record and the queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from eduhook.ledger import NewEvent
+from eduhook.ledger.schema import IGNORED, RECEIVED
+from handlers.registry import HandlerRegistry
+from receiver.auth import presented_token, token_accepted
+from receiver.envelope import EnvelopeError, parse_envelope
+from receiver.intake import Intake, LedgerUnavailable
+
+Answer = tuple[int, dict[str, Any], dict[str, str] | None]
+
+
+def json_response(data: object, status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The body, refusing to read past ``limit`` bytes (declared or streamed)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass
+class WebhookEndpoint:
+    """Everything the request path needs, prepared once when the app is built."""
+
+    tokens: Sequence[bytes]
+    educators: frozenset[str]
+    max_body_bytes: int
+    handlers: HandlerRegistry
+    clock: Callable[[], dt.datetime]
+    metrics: CollectorRegistry
+    intake: Intake | None = None  # set by the app's lifespan
+
+    def __post_init__(self) -> None:
+        self.answers = Counter(
+            "eduhook_webhooks", "Webhook requests by answer", ["status"], registry=self.metrics
+        )
+
+    async def handle(self, request: Request) -> Response:
+        status, body, headers = await self.answer(request)
+        self.answers.labels(str(status)).inc()
+        return json_response(body, status, headers)
+
+    async def answer(self, request: Request) -> Answer:
+        try:
+            raw = await read_limited(request, self.max_body_bytes)
+        except BodyTooLarge:
+            return 413, {"error": f"body larger than {self.max_body_bytes} bytes"}, None
+        if not token_accepted(presented_token(request), self.tokens):
+            return 401, {"error": "missing or invalid webhook token"}, None
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return 400, {"error": "body is not valid JSON"}, None
+        try:
+            envelope = parse_envelope(document)
+        except EnvelopeError as exc:
+            return 422, {"error": "invalid webhook envelope", "fields": exc.fields}, None
+        if self.educators and envelope.educator not in self.educators:
+            return 403, {"error": "educator not accepted by this eduhook"}, None
+
+        wanted = self.handlers.handles(envelope.event)
+        event = NewEvent(
+            id=str(uuid.uuid4()),
+            educator=envelope.educator,
+            tenant_id=envelope.tenant_id,
+            event_type=envelope.event,
+            dedup_key=envelope.dedup_key,
+            payload=envelope.raw,
+            status=RECEIVED if wanted else IGNORED,
+            status_reason=None if wanted else f"no handler for event type {envelope.event}",
+            received_at=self.clock(),
+        )
+        try:
+            if self.intake is None:
+                raise LedgerUnavailable("receiver not started")
+            accepted = await self.intake.submit(event)
+        except LedgerUnavailable:
+            return 503, {"error": "ledger unavailable, retry later"}, {"Retry-After": "5"}
+        stored = accepted.stored
+        if stored.duplicate:
+            return 200, {"event_id": stored.id, "status": "duplicate"}, None
+        if stored.status == IGNORED:
+            return 202, {"event_id": stored.id, "status": "ignored"}, None
+        return 202, {"event_id": stored.id, "status": "queued" if accepted.queued else "received"}, None
