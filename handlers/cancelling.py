@@ -6,14 +6,14 @@ touched; each undo is itself an effect with its own key, so it happens once.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from eduhook.ledger import EventRecord
+from handlers.bulk import APPSEMBLER, run_bulk
 from handlers.effects import EffectKey
-from handlers.enrolling import APPSEMBLER, APPSEMBLER_BATCH, PENNFOSTER, chunks
-from handlers.errors import EduhookError, PartnerDataError, PermanentError
+from handlers.enrolling import PENNFOSTER
+from handlers.errors import EduhookError, PermanentError
 from handlers.mapping import appsembler_account
 from handlers.outcomes import Problems
 from handlers.partners.pennfoster import CancelRequest
@@ -101,51 +101,18 @@ class CancellationRun:
         keys = [EffectKey(APPSEMBLER, "unenroll", self.educator, s, course) for s, course in pairs]
         claims = store.claim_waiting(keys, event_id=self.event.id)
         self.done += len(claims.done)
-        by_courses: dict[tuple[str, ...], list[int]] = defaultdict(list)
-        per_user: dict[int, list[EffectKey]] = defaultdict(list)
-        for key in claims.mine:
-            per_user[int(key.subject)].append(key)
-        for user_id, user_keys in per_user.items():
-            by_courses[tuple(sorted(k.target for k in user_keys))].append(user_id)
-        for courses, user_ids in by_courses.items():
-            for batch in chunks(user_ids, APPSEMBLER_BATCH):
-                self._unenroll(list(courses), batch, per_user, claims.owner)
-
-    def _unenroll(
-        self, courses: list[str], user_ids: Sequence[int], keys: dict[int, list[EffectKey]], owner: str
-    ) -> None:
-        store = self.services.effects
-        identifiers: dict[int, str] = {}
-        for user_id in user_ids:
-            try:
-                user = self.services.eduframe.get_user(user_id)
-                identifiers[user_id] = appsembler_account(user, educator=self.educator).email
-            except EduhookError as error:
-                for key in keys[user_id]:
-                    store.fail(key, owner, str(error))
-                self.problems.add(error)
-        if not identifiers:
-            return
-        try:
-            result = self.services.appsembler.bulk_unenroll(list(identifiers.values()), courses)
-        except EduhookError as error:
-            for user_id in identifiers:
-                for key in keys[user_id]:
-                    store.fail(key, owner, str(error))
-            self.problems.add(error)
-            return
-        for user_id, identifier in identifiers.items():
-            for key in keys[user_id]:
-                item = result.result(key.target, identifier)
-                if item is not None and item.ok:
-                    store.complete(key, owner, {"course": key.target})
-                    self.done += 1
-                else:
-                    problem = PartnerDataError(
-                        f"unenroll of Eduframe user {user_id} from {key.target} failed", partner=APPSEMBLER
-                    )
-                    store.fail(key, owner, str(problem))
-                    self.problems.add(problem)
+        self.done += run_bulk(
+            claims.mine,
+            owner=claims.owner,
+            store=store,
+            problems=self.problems,
+            identifier=lambda user_id: (
+                appsembler_account(self.services.eduframe.get_user(user_id), educator=self.educator).email
+            ),
+            call=lambda people, courses: self.services.appsembler.bulk_unenroll(people, courses),
+            record=lambda key, item: {"course": key.target},
+            what="unenroll",
+        )
 
 
 def cancel(services: Services, event: EventRecord, route: Route, user_ids: Sequence[int]) -> int:

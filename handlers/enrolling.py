@@ -8,12 +8,11 @@ enrollments) never enroll anyone twice. Students whose effects are all done are 
 from __future__ import annotations
 
 import secrets
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from eduhook.ledger import EventRecord
+from handlers.bulk import APPSEMBLER, chunks, run_bulk
 from handlers.effects import EffectKey
 from handlers.errors import AlreadyDoneError, EduhookError, PartnerDataError
 from handlers.mapping import appsembler_account, learner_request
@@ -23,15 +22,7 @@ from handlers.partners.pennfoster import MAX_BATCH, classify_result
 from handlers.routes import AppsemblerTarget, PennFosterTarget, Route
 from handlers.services import Services
 
-T = TypeVar("T")
-PENNFOSTER, APPSEMBLER = "pennfoster", "appsembler"
-# Identifiers per Appsembler bulk call: keeps request bodies and partner work bounded.
-APPSEMBLER_BATCH = 100
-
-
-def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+PENNFOSTER = "pennfoster"
 
 
 @dataclass
@@ -134,62 +125,22 @@ class EnrollmentRun:
         ]
         claims = store.claim_waiting(keys, event_id=self.event.id)
         self.done += len(claims.done)
-        # Students needing the same courses share one bulk call per course set.
-        needed: dict[int, list[EffectKey]] = defaultdict(list)
-        for key in claims.mine:
-            needed[int(key.subject)].append(key)
-        groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
-        for user_id, user_keys in needed.items():
-            groups[tuple(sorted(k.target for k in user_keys))].append(user_id)
-        for courses, user_ids in groups.items():
-            for batch in chunks(user_ids, APPSEMBLER_BATCH):
-                self._bulk_enroll(target, list(courses), batch, needed, claims.owner)
-
-    def _bulk_enroll(
-        self,
-        target: AppsemblerTarget,
-        courses: list[str],
-        user_ids: Sequence[int],
-        keys: dict[int, list[EffectKey]],
-        owner: str,
-    ) -> None:
-        store = self.services.effects
-        identifiers: dict[int, str] = {}
-        for user_id in user_ids:
-            try:
-                identifiers[user_id] = appsembler_account(self.user(user_id), educator=self.educator).email
-            except EduhookError as error:
-                for key in keys[user_id]:
-                    store.fail(key, owner, str(error))
-                self.problems.add(error)
-        if not identifiers:
-            return
-        try:
-            result = self.services.appsembler.bulk_enroll(
-                list(identifiers.values()), courses,
-                auto_enroll=target.auto_enroll, email_students=target.email_students,
-            )  # fmt: skip
-        except EduhookError as error:
-            for user_id in identifiers:
-                for key in keys[user_id]:
-                    store.fail(key, owner, str(error))
-            self.problems.add(error)
-            return
-        for user_id, identifier in identifiers.items():
-            for key in keys[user_id]:
-                item = result.result(key.target, identifier)
-                if item is not None and item.ok:
-                    store.complete(
-                        key, owner, {"course": key.target, "enrolled": item.enrolled, "allowed": item.allowed}
-                    )
-                    self.done += 1
-                else:
-                    kind = "invalid identifier" if item is not None else "no result"
-                    problem = PartnerDataError(
-                        f"bulk enroll of Eduframe user {user_id} in {key.target}: {kind}", partner=APPSEMBLER
-                    )
-                    store.fail(key, owner, str(problem))
-                    self.problems.add(problem)
+        self.done += run_bulk(
+            claims.mine,
+            owner=claims.owner,
+            store=store,
+            problems=self.problems,
+            identifier=lambda user_id: appsembler_account(self.user(user_id), educator=self.educator).email,
+            call=lambda people, courses: self.services.appsembler.bulk_enroll(
+                people, courses, auto_enroll=target.auto_enroll, email_students=target.email_students
+            ),
+            record=lambda key, item: {
+                "course": key.target,
+                "enrolled": item.enrolled,
+                "allowed": item.allowed,
+            },
+            what="bulk enroll",
+        )
 
     def appsembler_accounts(self) -> None:
         store = self.services.effects
