@@ -1,0 +1,76 @@
+"""Handlers called directly (no queue) against the sandboxes: the paths the e2e tests do not take."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from eduhook.ledger import EventRecord, create_engine_for
+from eduhook.settings import Settings
+from handlers.context import HandlerContext
+from handlers.enrollments import enrollment_deleted
+from handlers.errors import PermanentError
+from handlers.orders import order_approved, order_withdrawn
+from handlers.registry import HandlerResult
+from tests.handlers.conftest import LEARNERS, World
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def ctx(eduhook_settings: Settings) -> HandlerContext:
+    return HandlerContext(
+        settings=eduhook_settings, engine=create_engine_for(eduhook_settings.effective_database_url)
+    )
+
+
+def event(event_type: str, **data: Any) -> EventRecord:
+    return EventRecord(
+        id=str(uuid.uuid4()), source="eduframe", educator="acme", tenant_id="t", event_type=event_type,
+        payload={"event_data": data}, status="processing", status_reason=None, attempts=1,
+        next_attempt_at=None, last_error=None, last_error_class=None, received_at=NOW, updated_at=NOW,
+    )  # fmt: skip
+
+
+def test_order_not_approved_is_ignored(world: World, ctx: HandlerContext) -> None:
+    httpx.post(world.eduframe + "/_sandbox/seed",
+               json={"orders": [{"id": world.small_order_id, "status": "requested",
+                                 "catalog_variant_id": 301, "order_items": []}]})  # fmt: skip
+    result = order_approved(event("order.approved", id=world.small_order_id), ctx)
+    assert result == HandlerResult.ignored(f"order {world.small_order_id} is requested, not approved")
+
+
+def test_denied_order_eduhook_never_enrolled_touches_nothing(world: World, ctx: HandlerContext) -> None:
+    order = world.seed.records["orders"][world.small_order_id] | {"status": "denied"}
+    httpx.post(world.eduframe + "/_sandbox/seed", json={"orders": [order]})
+    result = order_withdrawn(event("order.denied", id=world.small_order_id), ctx)
+    assert result == HandlerResult.ignored("nothing eduhook created for this order")
+    assert world.calls(world.pennfoster, LEARNERS + "/cancel") == []
+
+
+def test_deleted_enrollment_is_undone_only_once_eduframe_confirms(world: World, ctx: HandlerContext) -> None:
+    assert order_approved(event("order.approved", id=world.small_order_id), ctx) == HandlerResult()
+    enrollment_id = world.enrollments_of(world.small_order_id)[0]
+    record = world.seed.records["enrollments"][enrollment_id]
+    hint = {"id": enrollment_id, "student_id": record["student_id"],
+            "planned_course_id": record["planned_course_id"]}  # fmt: skip
+    still_there = enrollment_deleted(event("enrollment.deleted", **hint), ctx)
+    assert still_there == HandlerResult.ignored(f"enrollment {enrollment_id} still exists in Eduframe")
+
+    gone = hint | {"id": 999_999}  # Eduframe answers 404 for it: the deletion is confirmed
+    assert enrollment_deleted(event("enrollment.deleted", **gone), ctx) == HandlerResult()
+    [cancel] = world.calls(world.pennfoster, LEARNERS + "/cancel")
+    assert cancel["body"]["program_id"] == "NUR01105"
+    # Again: the cancel effect is done, no second request.
+    enrollment_deleted(event("enrollment.deleted", **gone), ctx)
+    assert len(world.calls(world.pennfoster, LEARNERS + "/cancel")) == 1
+
+
+def test_event_without_an_id_is_permanent(world: World, ctx: HandlerContext) -> None:
+    with pytest.raises(PermanentError, match=r"event_data\.id is missing or not an id"):
+        order_approved(event("order.approved", id="abc"), ctx)
