@@ -2,8 +2,9 @@
 
 Request ``i`` is due at ``t0 + i / rate``. A scheduler task starts each request at its due time
 without waiting for earlier answers; a request waits for a free keep-alive connection (or opens
-one, up to ``max_connections``). Latency is measured from the *due* time, so a slow server shows
-up in the figures instead of silently lowering the offered rate (no coordinated omission).
+one, up to ``max_connections``). Latency is measured from the *due* time (or from the actual start
+when the millisecond-coarse timer fires early), so a slow server shows up in the figures instead of
+silently lowering the offered rate (no coordinated omission).
 The result also says how late the scheduler itself was, so a generator that could not keep up
 is reported rather than hidden.
 """
@@ -27,8 +28,9 @@ class Sample:
     """One request: when it was due, when it left, how long it took, and what came back."""
 
     due: float
+    origin: float = 0.0  # the due time, or the actual start if the timer woke early (uvloop's is ms-coarse)
     sent: float = 0.0
-    latency: float = 0.0  # from the due time to the end of the response
+    latency: float = 0.0  # from ``origin`` to the end of the response
     status: int = 0  # 0: no answer (error or timeout)
     event_id: str | None = None
     acked_wall: float = 0.0  # time.time() when the answer arrived, for cross-process comparison
@@ -145,7 +147,7 @@ async def run_open_loop(
                 connection = await pool.acquire()
                 sample.sent = time.perf_counter()
                 status, answer = await _exchange(connection, request)
-            sample.latency = time.perf_counter() - sample.due
+            sample.latency = time.perf_counter() - sample.origin
             sample.acked_wall = time.time()
             sample.status = status
             if read_event_ids and 200 <= status < 300:
@@ -175,7 +177,7 @@ async def run_open_loop(
         first_started = now if i == 0 else first_started
         last_started = now
         lags.append(now - due)
-        sample = Sample(due=due)
+        sample = Sample(due=due, origin=min(due, now))
         samples.append(sample)
         task = asyncio.create_task(one(sample, first_seq + i))
         tasks.add(task)

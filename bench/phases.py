@@ -167,7 +167,7 @@ def fixed_rate(
     answered = [s for s in result.samples if s.status]
     ok = [s for s in answered if 200 <= s.status < 300]
     latencies = [s.latency * 1000 for s in answered]
-    from_send = [(s.latency - (s.sent - s.due)) * 1000 for s in answered]
+    from_send = [(s.latency - (s.sent - s.origin)) * 1000 for s in answered]
     lag_p99 = percentile(result.scheduler_lag, 0.99) * 1000
     notes = []
     if result.achieved_rate < 0.98 * rate:

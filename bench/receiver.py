@@ -65,8 +65,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--worker-rate", type=float, default=100.0, help="offered req/s with a worker running"
     )
     parser.add_argument(
-        "--backends", default="sqlite,postgres", help="ledgers to run the receiver on (sqlite, postgres)"
+        "--targets",
+        default="bare,sqlite,postgres",
+        help="what to measure: bare (the baseline), and the receiver on sqlite and/or postgres",
     )
+    parser.add_argument("--no-worker", action="store_true", help="skip the run with a worker")
     parser.add_argument("--redis-url", default=None, help="use this Redis instead of an embedded one")
     parser.add_argument(
         "--postgres-url", default=DEFAULT_POSTGRES, help="admin URL; a fresh database is made"
@@ -183,7 +186,8 @@ def run_receiver(run: Run, backend: str) -> TargetResult:
         try:
             result.saturated = run.saturate(server)
             result.rate = run.fixed_rate(server)
-            result.worker = run.to_worker(server)
+            if not run.args.no_worker:
+                result.worker = run.to_worker(server)
         finally:
             server.child.stop()
     return result
@@ -202,7 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print(INSTALL_HINT, file=sys.stderr)
         return 2
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    wanted = [t.strip() for t in args.targets.split(",") if t.strip()]
+    unknown = set(wanted) - {"bare", "sqlite", "postgres"}
+    if unknown:
+        print(f"unknown targets: {', '.join(sorted(unknown))} (bare, sqlite, postgres)", file=sys.stderr)
+        return 2
+    backends = [t for t in wanted if t != "bare"]
     load = wait_for_quiet(args.quiet_wait)
     work = Path(tempfile.mkdtemp(prefix="eduhook-bench-"))
     children = Children()
@@ -215,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
             if "postgres" in backends and not postgres_reachable(args.postgres_url):
                 machine["postgresql"] = postgres_version(args.postgres_url)
             run = Run(args, work, redis, children)
-            targets = [run_bare(run)] + [run_receiver(run, b) for b in backends]
+            targets = [run_bare(run)] if "bare" in wanted else []
+            targets += [run_receiver(run, b) for b in backends]
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1

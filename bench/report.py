@@ -114,7 +114,10 @@ def _details(t: TargetResult) -> list[str]:
             f" machine {s.machine_busy:.0%} busy"
         )
         if s.ledger_rows_added is not None:
-            lines.append(f"- ledger rows added: {s.ledger_rows_added:,} (202 answers: {w.status_202:,})")
+            lines.append(
+                f"- ledger rows added: {s.ledger_rows_added:,} (202 answers counted by wrk: {w.status_202:,};"
+                " requests still in flight when wrk stops are recorded but not counted)"
+            )
     if r := t.rate:
         lines += _rate_lines("500 req/s", r)
     if w2 := t.worker:
