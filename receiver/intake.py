@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,8 @@ from eduhook.ledger.schema import RECEIVED
 log = logging.getLogger("eduhook.receiver")
 
 Publish = Callable[[Sequence[str]], Awaitable[None]]
+# With marks pending and no traffic, write them after this long rather than wait for a batch.
+MARK_IDLE_SECONDS = 0.05
 
 
 class LedgerUnavailable(Exception):
@@ -61,6 +64,8 @@ class Intake:
         # One thread owns every ledger write: SQLite has one writer anyway, and order is kept.
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
         self._task: asyncio.Task[None] | None = None
+        # Events on the broker whose ledger status still says `received`.
+        self._to_mark: list[str] = []
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="intake")
@@ -74,6 +79,7 @@ class Intake:
             pending = self._queue.get_nowait()
             if not pending.future.done():
                 pending.future.set_exception(LedgerUnavailable("receiver shutting down"))
+        await asyncio.get_running_loop().run_in_executor(self._db, self._flush_marks)
         self._db.shutdown(wait=True)
 
     async def submit(self, event: NewEvent) -> Accepted:
@@ -86,17 +92,37 @@ class Intake:
     async def run_in_db_thread(self, fn: Callable[[], object]) -> object:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn)
 
+    async def _next(self) -> _Pending | None:
+        """The next submission; ``None`` when idle for a moment with queued-marks still to write."""
+        if not self._to_mark:
+            return await self._queue.get()
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+        try:
+            return await asyncio.wait_for(self._queue.get(), MARK_IDLE_SECONDS)
+        except TimeoutError:
+            return None
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
+            first = await self._next()
+            if first is None:
+                await loop.run_in_executor(self._db, self._flush_marks)
+                continue
+            batch = [first]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             events = [p.event for p in batch]
+            marks, self._to_mark = self._to_mark, []
+            write = functools.partial(self._ledger.insert_batch, events, mark_queued=marks, now=self._clock())
             try:
-                stored = await loop.run_in_executor(self._db, self._ledger.insert_batch, events)
+                stored = await loop.run_in_executor(self._db, write)
             except Exception as exc:  # any database failure: none of these may get a 2xx
                 log.error("ledger write failed for %d events: %s", len(batch), type(exc).__name__)
+                self._to_mark = marks + self._to_mark  # rolled back with the batch; try again later
                 for pending in batch:
                     if not pending.future.done():
                         pending.future.set_exception(LedgerUnavailable(type(exc).__name__))
@@ -107,8 +133,9 @@ class Intake:
             for pending, item in zip(batch, stored, strict=True):
                 if not pending.future.done():
                     pending.future.set_result(Accepted(item, item.id in queued_ids))
-            if queued and new_ids:
-                loop.run_in_executor(self._db, self._mark_queued, new_ids)
+            if queued:
+                # Marked `queued` with the next batch's transaction, or after a short idle.
+                self._to_mark.extend(new_ids)
 
     async def _push(self, event_ids: list[str]) -> bool:
         if not event_ids:
@@ -122,8 +149,11 @@ class Intake:
             return False
         return True
 
-    def _mark_queued(self, event_ids: list[str]) -> None:
+    def _flush_marks(self) -> None:
+        marks, self._to_mark = self._to_mark, []
+        if not marks:
+            return
         try:
-            self._ledger.mark_queued(event_ids, self._clock())
-        except Exception as exc:  # the status is cosmetic here: the message is already queued
-            log.warning("could not mark %d events queued: %s", len(event_ids), type(exc).__name__)
+            self._ledger.mark_queued(marks, self._clock())
+        except Exception as exc:  # cosmetic here: the messages are on the broker already
+            log.warning("could not mark %d events queued: %s", len(marks), type(exc).__name__)

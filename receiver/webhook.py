@@ -93,7 +93,7 @@ class WebhookEndpoint:
             tenant_id=envelope.tenant_id,
             event_type=envelope.event,
             dedup_key=envelope.dedup_key,
-            payload=envelope.raw,
+            payload=raw.decode("utf-8"),  # stored as received; orjson has checked it is UTF-8 JSON
             status=RECEIVED if wanted else IGNORED,
             status_reason=None if wanted else f"no handler for event type {envelope.event}",
             received_at=self.clock(),

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from eduhook.ledger import schema
+from eduhook.ledger.fastpath import FastPath
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class NewEvent:
     tenant_id: str
     event_type: str
     dedup_key: str
-    payload: dict[str, Any]
+    payload: str  # the webhook body as received: JSON text
     status: str
     status_reason: str | None
     received_at: dt.datetime
@@ -102,17 +103,12 @@ class AttemptOutcome:
     next_attempt_at: dt.datetime | None = None
 
 
-def _upsert_ignoring_duplicates(engine: Engine) -> Any:
-    module = postgresql if engine.dialect.name == "postgresql" else sqlite
-    return module.insert(schema.events).on_conflict_do_nothing(index_elements=["dedup_key"])
-
-
 class EventLedger:
     """The events and attempts tables behind one engine. Every method is one short transaction."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._insert = _upsert_ignoring_duplicates(engine)
+        self._fast = FastPath(engine)
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -120,33 +116,18 @@ class EventLedger:
 
     # Receiver side ---------------------------------------------------------------------------
 
-    def insert_batch(self, batch: Sequence[NewEvent]) -> list[StoredEvent]:
-        """Insert events in one transaction; a known dedup key yields the original event instead."""
+    def insert_batch(
+        self, batch: Sequence[NewEvent], *, mark_queued: Sequence[str] = (), now: dt.datetime | None = None
+    ) -> list[StoredEvent]:
+        """Insert events in one transaction; a known dedup key yields the original event instead.
+
+        ``mark_queued``: ids of earlier events now on the broker, marked in the same transaction.
+        """
         if not batch:
+            if mark_queued and now is not None:
+                self.mark_queued(mark_queued, now)
             return []
-        rows = [
-            {
-                "id": e.id,
-                "educator": e.educator,
-                "tenant_id": e.tenant_id,
-                "event_type": e.event_type,
-                "dedup_key": e.dedup_key,
-                "payload": e.payload,
-                "status": e.status,
-                "status_reason": e.status_reason,
-                "attempts": 0,
-                "received_at": e.received_at,
-                "updated_at": e.received_at,
-            }
-            for e in batch
-        ]
-        keys = list({e.dedup_key for e in batch})
-        query = sa.select(schema.events.c.dedup_key, schema.events.c.id, schema.events.c.status).where(
-            schema.events.c.dedup_key.in_(keys)
-        )
-        with self.engine.begin() as conn:
-            conn.execute(self._insert, rows)
-            stored = {key: (event_id, status) for key, event_id, status in conn.execute(query)}
+        stored = self._fast.insert_batch(batch, mark_queued=mark_queued, now=now)
         results = []
         for e in batch:
             event_id, status = stored[e.dedup_key]
@@ -155,16 +136,7 @@ class EventLedger:
 
     def mark_queued(self, event_ids: Sequence[str], now: dt.datetime) -> int:
         """``received`` → ``queued`` once the broker holds the message; later states are left alone."""
-        if not event_ids:
-            return 0
-        t = schema.events
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                t.update()
-                .where(t.c.id.in_(list(event_ids)), t.c.status == schema.RECEIVED)
-                .values(status=schema.QUEUED, updated_at=now)
-            )
-        return int(result.rowcount)
+        return self._fast.mark_queued(event_ids, now) if event_ids else 0
 
     def unqueued(self, older_than: dt.datetime, limit: int = 500) -> list[str]:
         """Events recorded but never queued (the broker was down): what a sweeper re-queues."""
@@ -286,4 +258,6 @@ class EventLedger:
 
 def _event(row: dict[str, Any]) -> EventRecord:
     row.pop("dedup_key", None)
+    payload = row["payload"]
+    row["payload"] = orjson.loads(payload) if isinstance(payload, str | bytes) else payload
     return EventRecord(**row)

@@ -52,7 +52,7 @@ events = sa.Table(
     sa.Column("tenant_id", sa.String(64), nullable=False),
     sa.Column("event_type", sa.String(128), nullable=False),
     sa.Column("dedup_key", sa.String(64), nullable=False, unique=True),
-    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # the webhook body as received (JSON text)
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("status_reason", sa.Text),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
