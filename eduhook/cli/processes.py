@@ -128,21 +128,13 @@ def beat(obj: Context) -> None:
 @click.pass_obj
 def flower(obj: Context, port: int) -> None:
     """Run Flower, the Celery dashboard, against eduhook's broker."""
+    from workers.app import create_celery
+
     settings = obj.settings
     redis = resolve_redis(settings)
-    env = {**os.environ, "EDUHOOK_REDIS_URL": redis.url}
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers.celery_app",
-        "flower",
-        "--address=127.0.0.1",
-        f"--port={port}",
-    ]
+    app = create_celery(settings, redis_url=redis.url)
     try:
-        raise SystemExit(subprocess.call(command, env=env))
+        app.start(["flower", "--address=127.0.0.1", f"--port={port}"])
     finally:
         redis.stop()
 

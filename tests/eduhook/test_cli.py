@@ -112,3 +112,24 @@ def test_dev_runs_everything_with_embedded_redis_and_stops_cleanly(tmp_path: Pat
     assert dev.returncode == 0, (tmp_path / "dev.log").read_text()[-2000:]
     with pytest.raises(ProcessLookupError):
         os.kill(marker["pid"], 0)  # the embedded Redis is gone too
+
+
+def test_flower_serves_its_dashboard_for_our_broker(tmp_path: Path, redis_url: str) -> None:
+    port = free_loopback_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDUHOOK_")}
+    env.update(EDUHOOK_REDIS_URL=redis_url, EDUHOOK_DATA_DIR=str(tmp_path), PYTHONPATH=str(REPO_ROOT))
+    with (tmp_path / "flower.log").open("wb") as log:
+        flower = subprocess.Popen([sys.executable, "-m", "eduhook.cli", "flower", "--port", str(port)],
+                                  env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+
+        def dashboard() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        assert wait_until(dashboard, 30, what="Flower to answer")
+    finally:
+        flower.terminate()
+        flower.wait(15)
