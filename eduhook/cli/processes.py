@@ -124,9 +124,15 @@ def beat(obj: Context) -> None:
 
 
 @click.command()
-@click.option("--port", type=int, default=5555, show_default=True, help="Flower's port on 127.0.0.1.")
+@click.option("--port", type=int, default=5555, show_default=True, help="Flower's port.")
+@click.option(
+    "--address",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind; Flower has no login of its own, so keep it private.",
+)
 @click.pass_obj
-def flower(obj: Context, port: int) -> None:
+def flower(obj: Context, port: int, address: str) -> None:
     """Run Flower, the Celery dashboard, against eduhook's broker."""
     from workers.app import create_celery
 
@@ -134,7 +140,7 @@ def flower(obj: Context, port: int) -> None:
     redis = resolve_redis(settings)
     app = create_celery(settings, redis_url=redis.url)
     try:
-        app.start(["flower", "--address=127.0.0.1", f"--port={port}"])
+        app.start(["flower", f"--address={address}", f"--port={port}"])
     finally:
         redis.stop()
 
