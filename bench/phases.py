@@ -1,17 +1,17 @@
-"""One measurement each: saturated throughput (wrk), fixed-rate latency, and webhook-to-worker delay."""
+"""The measurements: saturated throughput (wrk) and fixed-rate latency, each with the CPU it cost."""
 
 from __future__ import annotations
 
 import os
 import resource
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.handlers import STARTED_KEY
-from bench.openloop import OpenLoopResult, open_loop, run_open_loop
+from bench.openloop import OpenLoopResult, Sample, open_loop, run_open_loop
 from bench.payloads import BodyTemplate
-from bench.procs import BenchError, Child, cpu_seconds, machine_busy_seconds
+from bench.procs import BenchError, cpu_seconds, machine_busy_seconds
 from bench.targets import RedisTarget, Server
 from bench.wrkrun import WrkResult, run_wrk, write_script
 
@@ -120,21 +120,113 @@ def saturate(
 
 
 @dataclass
-class FixedRate:
-    offered: float
+class SaturatedRounds:
+    """The saturated runs of one target, one per round, and what they add up to."""
+
+    rounds: list[Saturated] = field(default_factory=list)
+
+    def _weighted(self, value: str) -> float:
+        requests = sum(r.wrk.requests for r in self.rounds)
+        total = sum(getattr(r, value) * r.wrk.requests for r in self.rounds)
+        return total / requests if requests else 0.0
+
+    @property
+    def rps(self) -> list[float]:
+        return [r.wrk.requests_per_sec for r in self.rounds]
+
+    @property
+    def median_rps(self) -> float:
+        return statistics.median(self.rps) if self.rounds else 0.0
+
+    @property
+    def server_cpu_us(self) -> float:
+        return self._weighted("server_cpu_us")
+
+    def total(self, field_name: str) -> int:
+        return sum(int(getattr(r.wrk, field_name)) for r in self.rounds)
+
+
+@dataclass
+class RateRun:
+    """One open-loop run and the CPU seconds the measured processes used during it."""
+
     result: OpenLoopResult
-    server_cpu_us: float
-    generator_cpu_us: float
+    cpu: dict[str, float]
     machine_busy: float
-    ok: int
-    non_2xx: int
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
-    p50_from_send_ms: float
-    p99_from_send_ms: float
-    lag_p99_ms: float
-    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FixedRate:
+    """Every open-loop run of one target at one rate, pooled: percentiles over all their requests."""
+
+    offered: float
+    runs: list[RateRun] = field(default_factory=list)
+
+    @property
+    def samples(self) -> list[Sample]:
+        return [s for run in self.runs for s in run.result.samples]
+
+    def _answered(self) -> list[Sample]:
+        return [s for s in self.samples if s.status]
+
+    def latency_ms(self, fraction: float) -> float:
+        return percentile([s.latency * 1000 for s in self._answered()], fraction)
+
+    def from_send_ms(self, fraction: float) -> float:
+        return percentile([(s.latency - (s.sent - s.origin)) * 1000 for s in self._answered()], fraction)
+
+    @property
+    def max_ms(self) -> float:
+        return max((s.latency * 1000 for s in self._answered()), default=0.0)
+
+    @property
+    def p99_per_run(self) -> list[float]:
+        return [percentile([s.latency * 1000 for s in r.result.samples if s.status], 0.99) for r in self.runs]
+
+    @property
+    def ok(self) -> int:
+        return sum(1 for s in self.samples if 200 <= s.status < 300)
+
+    @property
+    def non_2xx(self) -> int:
+        return sum(1 for s in self.samples if s.status and not 200 <= s.status < 300)
+
+    @property
+    def achieved_rates(self) -> list[float]:
+        return [r.result.achieved_rate for r in self.runs]
+
+    @property
+    def lag_p99_ms(self) -> float:
+        return percentile([lag * 1000 for r in self.runs for lag in r.result.scheduler_lag], 0.99)
+
+    @property
+    def connections(self) -> int:
+        return max((r.result.connections_opened for r in self.runs), default=0)
+
+    def cpu_us(self, name: str) -> float:
+        requests = len(self.samples)
+        return sum(r.cpu.get(name, 0.0) for r in self.runs) / requests * 1e6 if requests else 0.0
+
+    @property
+    def machine_busy(self) -> float:
+        return statistics.mean(r.machine_busy for r in self.runs) if self.runs else 0.0
+
+    @property
+    def notes(self) -> list[str]:
+        notes = []
+        for rate in self.achieved_rates:
+            if rate < 0.98 * self.offered:
+                notes.append(f"generator started only {rate:.0f} req/s of {self.offered:.0f} offered")
+        if self.lag_p99_ms > 5.0:
+            notes.append(f"generator's own scheduling lag p99 {self.lag_p99_ms:.1f} ms (machine busy?)")
+        unanswered = sum(1 for s in self.samples if not s.status)
+        if unanswered:
+            errors: dict[str, int] = {}
+            for r in self.runs:
+                for name, count in r.result.errors.items():
+                    errors[name] = errors.get(name, 0) + count
+            notes.append(f"{unanswered} requests got no answer: {errors}")
+        return notes
 
     @property
     def kept_rate(self) -> bool:
@@ -151,7 +243,7 @@ def fixed_rate(
     first_seq: int,
     read_event_ids: bool = False,
     extra_pids: dict[str, int] | None = None,
-) -> FixedRate:
+) -> RateRun:
     with CpuMeter(_pids(server, redis, extra_pids)) as meter:
         result = open_loop(
             run_open_loop(
@@ -164,109 +256,4 @@ def fixed_rate(
                 read_event_ids=read_event_ids,
             )
         )
-    answered = [s for s in result.samples if s.status]
-    ok = [s for s in answered if 200 <= s.status < 300]
-    latencies = [s.latency * 1000 for s in answered]
-    from_send = [(s.latency - (s.sent - s.origin)) * 1000 for s in answered]
-    lag_p99 = percentile(result.scheduler_lag, 0.99) * 1000
-    notes = []
-    if result.achieved_rate < 0.98 * rate:
-        notes.append(f"generator started only {result.achieved_rate:.0f} req/s of {rate:.0f} offered")
-    if lag_p99 > 5.0:
-        notes.append(f"generator's own scheduling lag p99 {lag_p99:.1f} ms (machine busy?)")
-    unanswered = len(result.samples) - len(answered)
-    if unanswered:
-        notes.append(f"{unanswered} requests got no answer: {result.errors}")
-    return FixedRate(
-        offered=rate,
-        result=result,
-        server_cpu_us=meter.per_request_us("server", len(result.samples)),
-        generator_cpu_us=meter.per_request_us("generator", len(result.samples)),
-        machine_busy=meter.busy_fraction,
-        ok=len(ok),
-        non_2xx=len(answered) - len(ok),
-        p50_ms=percentile(latencies, 0.50),
-        p99_ms=percentile(latencies, 0.99),
-        max_ms=max(latencies, default=0.0),
-        p50_from_send_ms=percentile(from_send, 0.50),
-        p99_from_send_ms=percentile(from_send, 0.99),
-        lag_p99_ms=lag_p99,
-        notes=notes,
-    )
-
-
-@dataclass
-class ToWorker:
-    load: FixedRate
-    acked: int
-    started: int
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
-
-
-def wait_worker_ready(
-    worker: Child, server: Server, redis: RedisTarget, template: BodyTemplate, seq: int
-) -> None:
-    """Send one event and wait (bounded) until the worker's handler has started it."""
-    probe = fixed_rate(server, redis, template, rate=1, duration=1, first_seq=seq, read_event_ids=True)
-    ids = [s.event_id for s in probe.result.samples if s.event_id]
-    if not ids:
-        raise BenchError(f"the probe webhook was not accepted: {probe.result.errors}")
-    client = redis.client()
-    try:
-        deadline = time.monotonic() + 60
-        while not client.hexists(STARTED_KEY, ids[0]):
-            if not worker.alive() or time.monotonic() > deadline:
-                raise BenchError(f"the worker did not start the probe event:\n{worker.log_tail()}")
-            time.sleep(0.1)
-    finally:
-        client.close()
-
-
-def _started_times(raw: dict[bytes | str, bytes | str]) -> dict[str, float]:
-    return {(k.decode() if isinstance(k, bytes) else k): float(v) for k, v in raw.items()}
-
-
-def to_worker(
-    server: Server,
-    redis: RedisTarget,
-    worker: Child,
-    template: BodyTemplate,
-    *,
-    rate: float,
-    duration: float,
-    first_seq: int,
-    drain_timeout: float = 60.0,
-) -> ToWorker:
-    """Offer ``rate`` with a worker running; delay from each 2xx to the handler starting that event."""
-    load = fixed_rate(
-        server,
-        redis,
-        template,
-        rate=rate,
-        duration=duration,
-        first_seq=first_seq,
-        read_event_ids=True,
-        extra_pids={"worker": worker.pid},
-    )
-    acked = {s.event_id: s.acked_wall for s in load.result.samples if s.event_id}
-    client = redis.client()
-    try:
-        deadline = time.monotonic() + drain_timeout
-        while True:
-            started = _started_times(client.hgetall(STARTED_KEY))
-            if all(i in started for i in acked) or time.monotonic() > deadline or not worker.alive():
-                break
-            time.sleep(0.2)
-    finally:
-        client.close()
-    delays = [(started[i] - t) * 1000 for i, t in acked.items() if i in started]
-    return ToWorker(
-        load=load,
-        acked=len(acked),
-        started=len(delays),
-        p50_ms=percentile(delays, 0.50),
-        p99_ms=percentile(delays, 0.99),
-        max_ms=max(delays, default=0.0),
-    )
+    return RateRun(result, dict(meter.used), meter.busy_fraction)

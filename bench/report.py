@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.phases import FixedRate, Saturated, ToWorker
+from bench.phases import FixedRate, SaturatedRounds
+from bench.worker_delay import ToWorker
 
 START = "<!-- bench.receiver: start (generated; re-running replaces this section) -->"
 END = "<!-- bench.receiver: end -->"
@@ -17,11 +18,10 @@ P99_TARGET_MS = 10.0  # at 500 req/s offered
 @dataclass
 class TargetResult:
     name: str
-    saturated: Saturated | None = None
-    rate: FixedRate | None = None
+    saturated: SaturatedRounds = field(default_factory=SaturatedRounds)
+    rate: FixedRate = field(default_factory=lambda: FixedRate(0.0))
     worker: ToWorker | None = None
     skipped: str | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -31,66 +31,81 @@ class Report:
     settings: dict[str, str]
     machine: dict[str, str]
     targets: list[TargetResult]
+    round_loads: list[float]
 
     @property
     def baseline(self) -> TargetResult | None:
-        return next((t for t in self.targets if t.saturated and t.name.startswith("bare")), None)
+        return next((t for t in self.targets if t.saturated.rounds and t.name.startswith("bare")), None)
 
 
 def _ms(value: float) -> str:
     return f"{value:.2f}"
 
 
-def _cells(report: Report, row: str) -> list[str]:
+def _list(values: list[float], fmt: str) -> str:
+    return ", ".join(format(v, fmt) for v in values)
+
+
+def ratios(report: Report, target: TargetResult) -> tuple[float, list[float]]:
+    """(median receiver / median bare, the same ratio round by round)."""
     base = report.baseline
-    base_rps = base.saturated.wrk.requests_per_sec if base and base.saturated else 0.0
-    cells = []
-    for t in report.targets:
-        s, r, w = t.saturated, t.rate, t.worker
-        if t.skipped:
-            cells.append("skipped")
-        elif row == "rps":
-            cells.append(f"{s.wrk.requests_per_sec:,.0f}" if s else "-")
-        elif row == "ratio":
-            cells.append(f"{s.wrk.requests_per_sec / base_rps:.3f}x" if s and base_rps else "-")
-        elif row == "errors":
-            cells.append(f"{s.wrk.non_2xx} / {s.wrk.status_200} / {s.wrk.socket_errors}" if s else "-")
-        elif row == "cpu":
-            cells.append(f"{s.server_cpu_us:.0f}" if s else "-")
-        elif row == "latency":
-            cells.append(f"{_ms(r.p50_ms)} / {_ms(r.p99_ms)}" if r else "-")
-        elif row == "rate_cpu":
-            cells.append(f"{r.server_cpu_us:.0f}" if r else "-")
-        elif row == "worker":
-            cells.append(f"{_ms(w.p50_ms)} / {_ms(w.p99_ms)}" if w else "-")
-    return cells
+    if base is None or not target.saturated.rounds or not base.saturated.median_rps:
+        return 0.0, []
+    per_round = [t / b for t, b in zip(target.saturated.rps, base.saturated.rps, strict=False) if b]
+    return target.saturated.median_rps / base.saturated.median_rps, per_round
+
+
+def _cell(report: Report, t: TargetResult, row: str) -> str:
+    s, r, w = t.saturated, t.rate, t.worker
+    if t.skipped:
+        return "skipped"
+    if row == "rps":
+        return f"{s.median_rps:,.0f} ({_list(s.rps, ',.0f')})" if s.rounds else "-"
+    if row == "ratio":
+        ratio, per_round = ratios(report, t)
+        return f"{ratio:.3f} ({_list(per_round, '.3f')})" if per_round else "-"
+    if row == "errors":
+        return f"{s.total('non_2xx')} / {s.total('status_200')} / {s.total('socket_errors')}"
+    if row == "cpu":
+        return f"{s.server_cpu_us:.0f}" if s.rounds else "-"
+    if row == "latency":
+        return f"{_ms(r.latency_ms(0.5))} / {_ms(r.latency_ms(0.99))}" if r.runs else "-"
+    if row == "p99_rounds":
+        return _list(r.p99_per_run, ".1f") if r.runs else "-"
+    if row == "rate_cpu":
+        return f"{r.cpu_us('server'):.0f}" if r.runs else "-"
+    if row == "worker":
+        return f"{_ms(w.p50_ms)} / {_ms(w.p99_ms)}" if w else "-"
+    raise ValueError(row)
 
 
 _ROWS = [
-    ("rps", "Saturated throughput, 64 connections (req/s)"),
-    ("ratio", f"… relative to bare Starlette (target ≥ {THROUGHPUT_TARGET:.2f}x)"),
-    ("errors", "… non-2xx / 200-duplicate / socket errors"),
+    ("rps", "Saturated throughput at 64 connections, req/s: median (each round)"),
+    ("ratio", f"... relative to bare Starlette (target >= {THROUGHPUT_TARGET:.2f})"),
+    ("errors", "... non-2xx / 200-duplicate / socket errors, all rounds"),
     ("cpu", "Server CPU per request, saturated (µs)"),
-    ("latency", f"Ack latency p50 / p99 at 500 req/s open loop (ms; target p99 ≤ {P99_TARGET_MS:.0f})"),
+    ("latency", f"Ack latency p50 / p99 at 500 req/s open loop, ms (target p99 <= {P99_TARGET_MS:.0f})"),
+    ("p99_rounds", "... p99 of each round, ms"),
     ("rate_cpu", "Server CPU per request at 500 req/s (µs)"),
-    ("worker", "2xx → worker starts the event, p50 / p99 at 100 req/s (ms)"),
+    ("worker", "2xx -> worker starts the event, p50 / p99 at 100 req/s, ms"),
 ]
 
 
 def _verdicts(report: Report) -> list[str]:
-    base = report.baseline
     lines = []
     for t in report.targets:
         if t.skipped or t.name.startswith("bare"):
             continue
         parts = []
-        if t.saturated and base and base.saturated:
-            ratio = t.saturated.wrk.requests_per_sec / base.saturated.wrk.requests_per_sec
-            ok = "met" if ratio >= THROUGHPUT_TARGET else "**missed**"
-            parts.append(f"throughput {ratio:.3f}x of bare ({ok})")
-        if t.rate:
-            ok = "met" if t.rate.p99_ms <= P99_TARGET_MS and t.rate.kept_rate else "**missed**"
-            parts.append(f"p99 {t.rate.p99_ms:.2f} ms at 500 req/s ({ok})")
+        ratio, _ = ratios(report, t)
+        if ratio:
+            parts.append(
+                f"throughput {ratio:.3f} of bare ({'met' if ratio >= THROUGHPUT_TARGET else '**missed**'})"
+            )
+        if t.rate.runs:
+            p99 = t.rate.latency_ms(0.99)
+            met = p99 <= P99_TARGET_MS and t.rate.kept_rate
+            parts.append(f"p99 {p99:.2f} ms at 500 req/s ({'met' if met else '**missed**'})")
         lines.append(f"- {t.name}: " + "; ".join(parts))
     return lines
 
@@ -99,66 +114,69 @@ def _details(t: TargetResult) -> list[str]:
     lines = [f"**{t.name}**", ""]
     if t.skipped:
         return [*lines, f"- skipped: {t.skipped}", ""]
-    if s := t.saturated:
+    for number, s in enumerate(t.saturated.rounds, start=1):
         w = s.wrk
-        redis = f", Redis {s.redis_cpu_us:.0f} µs" if s.redis_cpu_us is not None else ""
+        redis = f", Redis {s.redis_cpu_us:.0f}" if s.redis_cpu_us is not None else ""
+        rows = f"; ledger rows added {s.ledger_rows_added:,}" if s.ledger_rows_added is not None else ""
         lines.append(
-            f"- saturated: {w.requests:,} requests in {w.seconds:.1f} s; 202: {w.status_202:,},"
-            f" 200 (duplicate): {w.status_200}, other: {w.status_other}, socket errors: {w.socket_errors};"
-            f" wrk latency p50 {_ms(w.latency_p50_ms)} ms, p99 {_ms(w.latency_p99_ms)} ms"
-            " (closed loop)"
-        )
-        lines.append(
-            f"- CPU per request while saturated: server {s.server_cpu_us:.0f} µs, wrk"
-            f" {s.generator_cpu_us:.0f} µs{redis}, everything else {s.other_cpu_us:.0f} µs;"
+            f"- saturated, round {number}: {w.requests_per_sec:,.0f} req/s ({w.requests:,} in"
+            f" {w.seconds:.1f} s; 202: {w.status_202:,}, 200: {w.status_200}, other: {w.status_other},"
+            f" socket errors: {w.socket_errors}{rows}); wrk latency p50 {_ms(w.latency_p50_ms)} / p99"
+            f" {_ms(w.latency_p99_ms)} ms (closed loop); CPU µs/request: server {s.server_cpu_us:.0f},"
+            f" wrk {s.generator_cpu_us:.0f}{redis}, everything else {s.other_cpu_us:.0f};"
             f" machine {s.machine_busy:.0%} busy"
         )
-        if s.ledger_rows_added is not None:
-            lines.append(
-                f"- ledger rows added: {s.ledger_rows_added:,} (202 answers counted by wrk: {w.status_202:,};"
-                " requests still in flight when wrk stops are recorded but not counted)"
-            )
-    if r := t.rate:
-        lines += _rate_lines("500 req/s", r)
+    if t.rate.runs:
+        lines += _rate_lines(f"{t.rate.offered:.0f} req/s", t.rate)
     if w2 := t.worker:
-        lines += _rate_lines("100 req/s with worker", w2.load)
+        lines += _rate_lines(f"{w2.load.offered:.0f} req/s with worker", w2.load)
         lines.append(
-            f"- 2xx → handler start: {w2.started}/{w2.acked} started; p50 {_ms(w2.p50_ms)} ms,"
+            f"- 2xx -> handler start: {w2.started}/{w2.acked} started; p50 {_ms(w2.p50_ms)} ms,"
             f" p99 {_ms(w2.p99_ms)} ms, max {_ms(w2.max_ms)} ms"
         )
-    lines += [f"- note: {n}" for n in t.notes]
     return [*lines, ""]
 
 
 def _rate_lines(label: str, r: FixedRate) -> list[str]:
-    res = r.result
+    worker = f", worker {r.cpu_us('worker'):.0f}" if any("worker" in run.cpu for run in r.runs) else ""
     lines = [
-        f"- {label}: {len(res.samples):,} scheduled, started at {res.achieved_rate:.1f} req/s;"
-        f" 2xx {r.ok:,}, non-2xx {r.non_2xx}; latency from due time p50 {_ms(r.p50_ms)}, p99"
-        f" {_ms(r.p99_ms)}, max {_ms(r.max_ms)} ms; from send p50 {_ms(r.p50_from_send_ms)}, p99"
-        f" {_ms(r.p99_from_send_ms)} ms; generator lag p99 {_ms(r.lag_p99_ms)} ms;"
-        f" {res.connections_opened} connections; CPU per request: server {r.server_cpu_us:.0f} µs,"
-        f" generator {r.generator_cpu_us:.0f} µs; machine {r.machine_busy:.0%} busy"
+        f"- {label}, {len(r.runs)} run(s): {len(r.samples):,} requests, started at"
+        f" {_list(r.achieved_rates, '.1f')} req/s; 2xx {r.ok:,}, non-2xx {r.non_2xx}; latency from due time"
+        f" p50 {_ms(r.latency_ms(0.5))}, p99 {_ms(r.latency_ms(0.99))}, max {_ms(r.max_ms)} ms; from send"
+        f" p50 {_ms(r.from_send_ms(0.5))}, p99 {_ms(r.from_send_ms(0.99))} ms; generator lag p99"
+        f" {_ms(r.lag_p99_ms)} ms; up to {r.connections} connections; CPU µs/request: server"
+        f" {r.cpu_us('server'):.0f}, generator {r.cpu_us('generator'):.0f}{worker}; machine"
+        f" {r.machine_busy:.0%} busy"
     ]
     lines += [f"  - **rate not kept**: {n}" for n in r.notes]
     return lines
 
 
 def render(report: Report) -> str:
-    names = [t.name for t in report.targets]
+    live = report.targets
     lines = [
         START,
         "## Receiver benchmark",
         "",
         f"Measured {report.when} with `{report.command}`.",
         "",
-        "| | " + " | ".join(names) + " |",
-        "|---|" + "---:|" * len(names),
+        "| | " + " | ".join(t.name for t in live) + " |",
+        "|---|" + "---:|" * len(live),
     ]
     for key, label in _ROWS:
-        lines.append(f"| {label} | " + " | ".join(_cells(report, key)) + " |")
-    lines += ["", "Targets:", *_verdicts(report), "", "### Details", ""]
-    for t in report.targets:
+        lines.append(f"| {label} | " + " | ".join(_cell(report, t, key) for t in live) + " |")
+    loads = _list([100 * x for x in report.round_loads], ".0f")
+    lines += [
+        "",
+        "Targets:",
+        *_verdicts(report),
+        "",
+        f"Machine busy with other work just before each round: {loads} %.",
+        "",
+        "### Details",
+        "",
+    ]
+    for t in live:
         lines += _details(t)
     lines += ["### Settings and machine", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in {**report.settings, **report.machine}.items()]
@@ -172,14 +190,18 @@ METHOD = """### How it is measured
   The receiver runs with `EDUHOOK_HANDLER_MODULES=bench.handlers`, which handles `order.approved`, so each
   event is recorded *and* pushed to Redis before its 202.
 - Servers: `eduhook serve --no-access-log` and `python -m bench.bare_app`, both one uvicorn process with
-  `uvicorn.run` defaults (uvloop, httptools), on 127.0.0.1. Every process is started and stopped by PID.
-- Saturated: `wrk -t1 -c64` with a Lua `request()` that renders each body; statuses counted in Lua.
+  `uvicorn.run` defaults (uvloop, httptools), on 127.0.0.1, all started together and stopped by PID.
+- Rounds: the machine is shared, so each round measures every target back to back (rotating the order)
+  after waiting, bounded, for other work to calm down. Throughput is the median over rounds and the ratio
+  is median over median (per-round ratios in brackets); latency percentiles pool every round's requests.
+- Saturated: `wrk -t1 -c64` with a Lua `request()` that renders each body; statuses counted in Lua. Ledger
+  rows can exceed the 202s wrk counted by up to 64: requests in flight when wrk stops are still recorded.
 - Fixed rate: an open-loop generator (asyncio on uvloop, keep-alive pool) starts request *i* at
   `t0 + i/rate` whatever came back, and measures latency from that due time (no coordinated omission);
-  "from send" excludes time spent waiting for the generator or a free connection.
+  "from send" leaves out time spent waiting for the generator or a free connection.
 - CPU per request: utime+stime from `/proc/<pid>/stat` before/after, divided by requests;
   "everything else" is machine busy time (`/proc/stat`) minus the measured processes (for PostgreSQL it
-  is mostly the database; it also holds any background load on the machine).
+  is mostly the database; it also holds any other load on the machine).
 - Worker delay: `eduhook worker --pool threads`; the handler stores `time.time()` when it starts each
   event (HSET `bench:started`), compared with the wall-clock time the 2xx reached the generator."""
 
