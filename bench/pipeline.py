@@ -31,6 +31,9 @@ from bench.targets import postgres_reachable
 # keep up with room for the partners' latency.
 DEFAULT_WORKERS = 2
 DEFAULT_CONCURRENCY = 32
+# A run during which other processes used more than this many cores is repeated once (the quieter
+# attempt is kept): the machine is shared with other benchmarks and tests.
+BUSY = 0.3
 ADMIN_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
@@ -93,6 +96,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", action="store_true",
         help="one more run of the default shape with py-spy on a worker (needs py-spy in .venv)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-repeat-busy", dest="repeat_busy", action="store_false",
+        help=f"do not repeat a run during which other work used more than {BUSY} cores",
     )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=300.0, help="hard limit per run, s (default 300)")
     parser.add_argument(
@@ -163,6 +170,16 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[tuple[str, str]] = []
     for number, spec in enumerate([*table, *([profile_spec] if profile_spec else [])]):
         outcome = _run(spec, args, number)
+        if isinstance(outcome, RunResult) and outcome.other_load > BUSY and args.repeat_busy:
+            print(f"[pipeline] other work took {outcome.other_load:.2f} cores; repeating", file=sys.stderr)
+            again = _run(spec, args, number)
+            if isinstance(again, RunResult):
+                first, outcome = sorted([outcome, again], key=lambda r: r.other_load)[::-1]
+                outcome.notes.append(
+                    f"repeated: the other attempt shared the machine with {first.other_load:.2f} cores of"
+                    f" other work ({first.events_per_s:.1f} events/s, worker"
+                    f" {first.per_event(first.cpu_s.get('worker', 0.0)):.1f} ms CPU/event)"
+                )
         if isinstance(outcome, str):
             failed.append((spec.label, outcome))
         else:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -40,18 +41,24 @@ def wait_settled(engine: Engine, expected: int, deadline: float, poll: float = 0
 
 @dataclass(frozen=True)
 class EventRow:
+    id: str
     status: str
-    attempts: int
     updated_at: float  # wall time of the last status change: for ``succeeded``, when it finished
 
 
-def event_rows(engine: Engine) -> dict[str, EventRow]:
-    query = sa.select(events.c.id, events.c.status, events.c.attempts, events.c.updated_at)
+def events_by_resource(engine: Engine) -> dict[int, EventRow]:
+    """Events by ``event_data.id`` (the enrollment), so webhooks whose answer the generator never
+    saw (a timeout) are still matched to what the ledger recorded."""
+    query = sa.select(events.c.id, events.c.status, events.c.updated_at, events.c.payload)
+    found: dict[int, EventRow] = {}
     with engine.connect() as conn:
-        return {
-            str(i): EventRow(str(status), int(attempts), updated.timestamp())
-            for i, status, attempts, updated in conn.execute(query)
-        }
+        for event_id, status, updated, stored in conn.execute(query):
+            # The body as received (JSON text), or already decoded on an older ledger.
+            payload = orjson.loads(stored) if isinstance(stored, str | bytes) else stored
+            resource = payload.get("event_data", {}).get("id") if isinstance(payload, dict) else None
+            if isinstance(resource, int):
+                found[resource] = EventRow(str(event_id), str(status), updated.timestamp())
+    return found
 
 
 @dataclass(frozen=True)

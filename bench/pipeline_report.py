@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,7 @@ def _pp(values: list[float]) -> str:
 
 HEADER = [
     "database, worker shape", "Appsembler accounts", f"events/s (target ≥ {RATE_TARGET:.0f}), 2nd half",
-    "succeeded / failed / other", "webhook → Penn Foster receives, p50 / p99 ms",
+    "webhooks answered 2xx", "succeeded / failed / other", "webhook → Penn Foster receives, p50 / p99 ms",
     "webhook → effect done, p50 / p99 ms", "calls/event Eduframe / Penn Foster / Appsembler",
     "token calls", "worker CPU ms/event", "receiver / sandboxes / Redis CPU ms/event",
     "machine busy / other load",
@@ -63,6 +64,7 @@ def _cells(run: RunResult) -> list[str]:
     statuses = run.statuses
     other = sum(v for k, v in statuses.items() if k not in ("succeeded", "failed"))
     calls = " / ".join(f"{learner_calls(run, p) / n:.2f}" for p in PARTNERS)
+    errors = ", ".join(f"{kind}: {count}" for kind, count in run.ack_errors.items())
     cpu = " / ".join(
         f"{run.per_event(run.cpu_s.get(k, 0.0)):.1f}" for k in ("receiver", "sandboxes", "redis")
     )
@@ -71,6 +73,7 @@ def _cells(run: RunResult) -> list[str]:
     return [
         f"{run.spec.database}, {run.spec.shape}", run.spec.accounts,
         f"**{run.events_per_s:.1f}**, {run.second_half_per_s:.1f}",
+        f"{run.acked:,}" + (f" ({errors})" if errors else ""),
         f"{run.succeeded:,} / {statuses['failed']} / {other}", _pp(run.to_arrival_ms), _pp(run.to_done_ms),
         calls, str(token_calls(run)), f"**{run.per_event(run.cpu_s.get('worker', 0.0)):.1f}**", cpu,
         f"{run.machine_busy:.0%} / {run.other_load:.2f} cores",
@@ -100,13 +103,54 @@ def _endpoints(runs: list[RunResult]) -> list[str]:
     return lines
 
 
+def _readings(runs: list[RunResult]) -> list[str]:
+    """What the figures imply, computed from them (so a re-run keeps them true)."""
+    lines = []
+    for accounts in sorted({r.spec.create_accounts for r in runs}):
+        same = [r for r in runs if r.spec.create_accounts == accounts and r.spec.database == "sqlite"]
+        if not same:
+            continue
+        cpu = sorted(r.per_event(r.cpu_s.get("worker", 0.0)) for r in same)[len(same) // 2]
+        everything = sorted(r.per_event(sum(r.cpu_s.values())) for r in same)[len(same) // 2]
+        lines.append(
+            f"- {same[0].spec.accounts}: a worker spends ~{cpu:.1f} ms of CPU per event, so one worker"
+            f" process (one core under the GIL, whatever its thread count) cannot pass ~{1000 / cpu:.0f}"
+            f" events/s; all processes of the pipeline together use ~{everything:.1f} ms per event, a"
+            f" ceiling of ~{1000 * (os.cpu_count() or 1) / everything:.0f} events/s on this machine's"
+            f" {os.cpu_count()} cores."
+        )
+    cold = [r for r in runs if learner_calls(r, "eduframe") > 2 * r.spec.events]
+    if cold:
+        extra = max(learner_calls(r, "eduframe") - 2 * r.spec.events for r in cold)
+        lines.append(
+            f"- Eduframe reads above 2 per event (up to {extra} per run) are the planned course and course"
+            " read by a worker process the warm-up event did not reach: each of its threads that misses"
+            " the cold cache at the same moment reads them (the cache does not coalesce loads)."
+        )
+    busy = [r for r in runs if r.other_load > 0.3]
+    if busy:
+        lines.append(
+            f"- {len(busy)} run(s) shared the machine with more than 0.3 cores of other work; their figures"
+            " are lower than an idle machine would give."
+        )
+    return lines
+
+
 def render(report: Report) -> str:
     runs = report.runs
     lines = [START, "## Pipeline", "", f"Measured {report.when} with `{report.command}`.", ""]
     if runs:
         lines += ["| " + " | ".join(HEADER) + " |", "|---|---|" + "---:|" * (len(HEADER) - 2)]
         lines += ["| " + " | ".join(_cells(r)) + " |" for r in runs]
-        lines += ["", "Targets:", *[_verdict(r) for r in runs], ""]
+        lines += [
+            "",
+            "Targets:",
+            *[_verdict(r) for r in runs],
+            "",
+            "Reading the figures:",
+            *_readings(runs),
+            "",
+        ]
     for label, why in report.failed:
         lines.append(f"- **{label} did not finish**: {why}")
     for run in runs:

@@ -234,28 +234,30 @@ def _figures(
     student_of: dict[int, int],
 ) -> None:
     spec = result.spec
-    ok = [s for s in load.samples if 200 <= s.status < 300 and s.event_id]
-    result.sent, result.acked, result.send_rate = len(load.samples), len(ok), load.achieved_rate
+    acked = sum(1 for s in load.samples if 200 <= s.status < 300)
+    result.sent, result.acked, result.send_rate = len(load.samples), acked, load.achieved_rate
     result.ack_errors = dict(load.errors)
     non_2xx = sum(1 for s in load.samples if s.status and not 200 <= s.status < 300)
     if non_2xx:
         result.ack_errors["non-2xx"] = non_2xx
-    rows = measure.event_rows(engine)
+    by_enrollment = measure.events_by_resource(engine)
     learners = measure.effect_rows(engine, partner="pennfoster", action="learner")
     arrivals = measure.learner_arrivals(client, pipeline.sandboxes.pennfoster)
-    first_sent = min((s.sent for s in ok), default=0.0) + wall_offset
+    first_sent = min((s.sent for s in load.samples if s.sent), default=0.0) + wall_offset
     finished: list[float] = []
     for seq, sample in zip(range(min(student_of), min(student_of) + spec.events), load.samples, strict=True):
-        if not (200 <= sample.status < 300 and sample.event_id):
+        row = by_enrollment.get(seq)
+        if row is None or row.status != "succeeded" or not sample.sent:
             continue
-        row = rows.get(sample.event_id)
-        if row is None or row.status != "succeeded":
-            continue
+        if sample.event_id is not None and sample.event_id != row.id:
+            result.notes.append(
+                f"enrollment {seq}: the receiver answered event {sample.event_id}, not {row.id}"
+            )
         finished.append(row.updated_at)
         sent = sample.sent + wall_offset
         student = student_of[seq]
         effect = learners.get(str(student))
-        if effect is not None and effect.state == "done" and effect.event_id == sample.event_id:
+        if effect is not None and effect.state == "done" and effect.event_id == row.id:
             result.to_done_ms.append((effect.updated_at - sent) * 1000)
         arrived = arrivals.get(alternate_id(EDUCATOR, student))
         if arrived is not None:
