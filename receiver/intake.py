@@ -86,7 +86,7 @@ class Intake:
         if self._task is None or self._task.done():
             raise LedgerUnavailable("intake is not running")
         future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(event, future))
+        self._queue.put_nowait(_Pending(event, future))
         return await future
 
     async def run_in_db_thread(self, fn: Callable[[], object]) -> object:
