@@ -137,7 +137,7 @@ def specs(args: argparse.Namespace) -> tuple[list[RunSpec], RunSpec | None]:
     return table, spec(default, False, args.database, profile=True) if args.profile else None
 
 
-def _run(spec: RunSpec, args: argparse.Namespace, number: int) -> RunResult | str:
+def _run(spec: RunSpec, args: argparse.Namespace, number: str) -> RunResult | str:
     """One run under the hard time limit: its result, or why it did not finish."""
     if spec.database == "postgres" and (why := postgres_reachable(ADMIN_POSTGRES)):
         return why
@@ -169,10 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[RunResult] = []
     failed: list[tuple[str, str]] = []
     for number, spec in enumerate([*table, *([profile_spec] if profile_spec else [])]):
-        outcome = _run(spec, args, number)
+        outcome = _run(spec, args, f"{number}")
         if isinstance(outcome, RunResult) and outcome.other_load > BUSY and args.repeat_busy:
             print(f"[pipeline] other work took {outcome.other_load:.2f} cores; repeating", file=sys.stderr)
-            again = _run(spec, args, number)
+            again = _run(spec, args, f"{number}-again")
             if isinstance(again, RunResult):
                 first, outcome = sorted([outcome, again], key=lambda r: r.other_load)[::-1]
                 outcome.notes.append(

@@ -199,9 +199,12 @@ def _measure(
     finally:
         client.close()
         engine.dispose()
-    for worker in pipeline.workers:
-        if not worker.alive():
-            result.notes.append(f"{worker.name} died during the run: {worker.log_tail(300)}")
+    for child in [pipeline.receiver, pipeline.sandboxes.child, *pipeline.workers]:
+        if not child.alive():
+            tail = " ".join(child.log_tail(400).split())
+            result.notes.append(
+                f"**{child.name} exited during the run** ({child.process.returncode}): {tail}"
+            )
     return result
 
 

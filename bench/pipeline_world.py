@@ -68,6 +68,7 @@ def start_sandboxes(
 ) -> Sandboxes:
     """``python -m bench.pipeline_sandboxes`` as a child; returns once it wrote its ready file."""
     ready = work / "sandboxes-ready.json"
+    ready.unlink(missing_ok=True)  # a kept directory may hold an earlier run's
     command = [
         sys.executable, "-m", "bench.pipeline_sandboxes",
         "--students", str(students), "--latency", str(latency), "--ready", str(ready),
