@@ -54,9 +54,7 @@ def run_bulk(
     done = 0
 
     def fail(user_ids: Sequence[int], error: EduhookError) -> None:
-        for user_id in user_ids:
-            for key in per_user[user_id]:
-                store.fail(key, owner, str(error))
+        store.settle(owner, failed={key: str(error) for user_id in user_ids for key in per_user[user_id]})
         problems.add(error)
 
     for courses, user_ids in groups.items():
@@ -74,17 +72,20 @@ def run_bulk(
             except EduhookError as error:
                 fail(list(identifiers), error)
                 continue
+            succeeded: dict[EffectKey, dict[str, Any]] = {}
+            failed: dict[EffectKey, str] = {}
             for user_id, ident in identifiers.items():
                 for key in per_user[user_id]:
                     item = result.result(key.target, ident)
                     if isinstance(item, EnrollmentChange):
-                        store.complete(key, owner, record(key, item))
-                        done += 1
+                        succeeded[key] = record(key, item)
                         continue
                     kind = "no result" if item is None else type(item).__name__
                     problem = PartnerDataError(
                         f"{what} of Eduframe user {user_id} in {key.target}: {kind}", partner=APPSEMBLER
                     )
-                    store.fail(key, owner, str(problem))
+                    failed[key] = str(problem)
                     problems.add(problem)
+            store.settle(owner, done=succeeded, failed=failed)
+            done += len(succeeded)
     return done

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +64,21 @@ class EffectStore:
         self.sleep = sleep
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         self._insert = dialect.insert(effects).on_conflict_do_nothing(index_elements=["key"])
+        self._settle = (
+            effects.update()
+            .where(
+                effects.c.key == sa.bindparam("k"),
+                effects.c.lease_owner == sa.bindparam("o"),
+                effects.c.state == CLAIMED,
+            )
+            .values(
+                state=sa.bindparam("s"),
+                result=sa.bindparam("r", type_=effects.c.result.type),
+                error=sa.bindparam("e"),
+                lease_until=None,
+                updated_at=sa.bindparam("u", type_=effects.c.updated_at.type),
+            )
+        )
 
     def claim(self, keys: Sequence[EffectKey], *, event_id: str, owner: str | None = None) -> Claims:
         """Take every key that is new, failed before, or whose lease ran out; report the rest."""
@@ -142,26 +157,38 @@ class EffectStore:
         return claims
 
     def complete(self, key: EffectKey, owner: str, result: dict[str, Any]) -> None:
-        self._settle(key, owner, state=DONE, result=result, error=None)
+        self.settle(owner, done={key: result})
 
     def fail(self, key: EffectKey, owner: str, error: str) -> None:
         """Release the claim as failed; the next attempt may claim it again."""
-        self._settle(key, owner, state=FAILED, result=None, error=error)
+        self.settle(owner, failed={key: error})
 
     def release(self, keys: Iterable[EffectKey], owner: str) -> None:
         """Give back claims that were never tried (e.g. the batch before them failed)."""
-        for key in keys:
-            self._settle(key, owner, state=FAILED, result=None, error="not attempted")
+        self.settle(owner, failed=dict.fromkeys(keys, "not attempted"))
 
-    def _settle(
-        self, key: EffectKey, owner: str, *, state: str, result: dict[str, Any] | None, error: str | None
+    def settle(
+        self,
+        owner: str,
+        *,
+        done: Mapping[EffectKey, dict[str, Any]] | None = None,
+        failed: Mapping[EffectKey, str] | None = None,
     ) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                effects.update()
-                .where(effects.c.key == str(key), effects.c.lease_owner == owner, effects.c.state == CLAIMED)
-                .values(state=state, result=result, error=error, lease_until=None, updated_at=self.clock())
-            )
+        """Record the outcome of claimed effects in one transaction (a whole partner batch at once).
+
+        Only claims ``owner`` still holds are settled: one that lost its lease leaves the row alone.
+        """
+        now = self.clock()
+        rows = [
+            {"k": str(key), "o": owner, "s": DONE, "r": result, "e": None, "u": now}
+            for key, result in (done or {}).items()
+        ] + [
+            {"k": str(key), "o": owner, "s": FAILED, "r": None, "e": error, "u": now}
+            for key, error in (failed or {}).items()
+        ]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(self._settle, rows)
 
     def done_for(
         self, *, partner: str, action: str, educator: str, subjects: Iterable[str]

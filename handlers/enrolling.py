@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from eduhook.ledger import EventRecord
 from handlers.bulk import APPSEMBLER, chunks, run_bulk
@@ -89,28 +90,30 @@ class EnrollmentRun:
                         f"learners: {len(results)} results for {len(batch)} learners", partner=PENNFOSTER
                     )
             except EduhookError as error:
-                for key, _ in batch:
-                    store.fail(key, claims.owner, str(error))
+                store.settle(claims.owner, failed={key: str(error) for key, _ in batch})
                 self.problems.add(error)
                 if stops_everything(error):
                     store.release([key for later in batches[number + 1 :] for key, _ in later], claims.owner)
                     return
                 continue  # the other batches are independent; a retry sends only what failed
+            done: dict[EffectKey, dict[str, Any]] = {}
+            failed: dict[EffectKey, str] = {}
             for (key, request), result in zip(batch, results, strict=True):
                 outcome = classify_result(result, what=f"learner for Eduframe user {key.subject}")
                 if outcome.kind in ("succeeded", "already_done"):
-                    store.complete(key, claims.owner, {
+                    done[key] = {
                         "student_id": result.student_id,
                         "order_number": result.order_number,
                         "reference_id": result.reference_id,
                         "alternate_id": request.learner_info.alternate_id,
                         "already_existed": outcome.kind == "already_done",
-                    })  # fmt: skip
-                    self.done += 1
+                    }
                 else:
                     assert outcome.error is not None
-                    store.fail(key, claims.owner, str(outcome.error))
+                    failed[key] = str(outcome.error)
                     self.problems.add(outcome.error)
+            store.settle(claims.owner, done=done, failed=failed)
+            self.done += len(done)
 
     # Appsembler --------------------------------------------------------------------------------
 

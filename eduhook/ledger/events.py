@@ -161,16 +161,17 @@ class EventLedger:
                 return None
             number = int(row["attempts"]) + 1
             # An attempt left open means its worker died mid-task; close it for the record.
-            conn.execute(
-                schema.attempts.update()
-                .where(schema.attempts.c.event_id == event_id, schema.attempts.c.finished_at.is_(None))
-                .values(
-                    finished_at=now,
-                    outcome="abandoned",
-                    error_class="lost",
-                    error_message="worker stopped before the attempt finished",
+            if number > 1:
+                conn.execute(
+                    schema.attempts.update()
+                    .where(schema.attempts.c.event_id == event_id, schema.attempts.c.finished_at.is_(None))
+                    .values(
+                        finished_at=now,
+                        outcome="abandoned",
+                        error_class="lost",
+                        error_message="worker stopped before the attempt finished",
+                    )
                 )
-            )
             conn.execute(
                 t.update()
                 .where(t.c.id == event_id)

@@ -53,18 +53,14 @@ def parse_retry_after(value: str | None, *, now: Clock = time.time) -> float | N
     return max(0.0, moment.timestamp() - now())
 
 
-def send(
-    client: httpx.Client, request: httpx.Request, *, partner: str, what: str
-) -> httpx.Response:
+def send(client: httpx.Client, request: httpx.Request, *, partner: str, what: str) -> httpx.Response:
     """Send ``request``; transport failures become ``TransientError``. Statuses are not judged here."""
     try:
         return client.send(request)
     except httpx.TimeoutException as exc:
         raise TransientError(f"{what}: timed out ({type(exc).__name__})", partner=partner) from exc
     except httpx.TransportError as exc:
-        raise TransientError(
-            f"{what}: connection failed ({type(exc).__name__})", partner=partner
-        ) from exc
+        raise TransientError(f"{what}: connection failed ({type(exc).__name__})", partner=partner) from exc
 
 
 def raise_for_status(
