@@ -19,6 +19,7 @@ PARTNERS = {"eduframe": "Eduframe", "pennfoster": "Penn Foster", "appsembler": "
 @dataclass
 class Report:
     command: str
+    code: str  # which code was measured (see bench.pipeline_snapshot)
     when: str
     machine: dict[str, str]
     runs: list[RunResult]
@@ -138,7 +139,13 @@ def _readings(runs: list[RunResult]) -> list[str]:
 
 def render(report: Report) -> str:
     runs = report.runs
-    lines = [START, "## Pipeline", "", f"Measured {report.when} with `{report.command}`.", ""]
+    lines = [
+        START,
+        "## Pipeline",
+        "",
+        f"Measured {report.when} with `{report.command}`; code: {report.code}.",
+        "",
+    ]
     if runs:
         lines += ["| " + " | ".join(HEADER) + " |", "|---|---|" + "---:|" * (len(HEADER) - 2)]
         lines += ["| " + " | ".join(_cells(r)) + " |" for r in runs]
