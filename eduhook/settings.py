@@ -57,7 +57,10 @@ class Settings(BaseSettings):
     visibility_timeout: int = 3600
     # How often (seconds) a worker looks for unacknowledged messages older than the visibility timeout.
     unacked_restore_interval: int = 10
-    worker_concurrency: int = 8
+    # Threads per worker process: each event waits ~200 ms on partners, so many must be in flight.
+    worker_concurrency: int = 32
+    # Celery task events from the start (Flower turns them on anyway while it runs).
+    task_events: bool = False
 
     # Partner HTTP behaviour
     http_connect_timeout: float = 5.0

@@ -48,23 +48,39 @@ class EnrollmentRun:
         return self._users[user_id]
 
     def run(self) -> None:
-        if self.route.penn_foster is not None:
-            self.pennfoster_learners(self.route.penn_foster)
-        if self.route.appsembler is not None:
-            self.appsembler(self.route.appsembler)
+        learner, apps = self.route.penn_foster, self.route.appsembler
+        users = [str(u) for u in self.user_ids]
+        keys = (
+            [EffectKey(PENNFOSTER, "learner", self.educator, u, learner.program_id) for u in users]
+            if learner
+            else []
+        )
+        if apps is not None:
+            if apps.create_accounts:
+                keys += [EffectKey(APPSEMBLER, "account", self.educator, u, "-") for u in users]
+            keys += [
+                EffectKey(APPSEMBLER, "enroll", self.educator, u, c) for u in users for c in apps.course_ids
+            ]
+        # One claim for every effect of the event: one transaction, and one wait for other workers.
+        claims = self.services.effects.claim_waiting(keys, event_id=self.event.id)
+        self.done += sum(1 for key in claims.done if key.action != "account")
+
+        def mine(action: str) -> list[EffectKey]:
+            return [key for key in claims.mine if key.action == action]
+
+        if learner is not None:
+            self.pennfoster_learners(learner, mine("learner"), claims.owner)
+        if apps is not None:
+            self.appsembler_accounts(mine("account"), claims.owner)
+            self.appsembler(apps, mine("enroll"), claims.owner)
         self.problems.raise_if_any(self.done)
 
     # Penn Foster -------------------------------------------------------------------------------
 
-    def pennfoster_learners(self, target: PennFosterTarget) -> None:
+    def pennfoster_learners(self, target: PennFosterTarget, claimed: list[EffectKey], owner: str) -> None:
         store = self.services.effects
-        keys = [
-            EffectKey(PENNFOSTER, "learner", self.educator, str(u), target.program_id) for u in self.user_ids
-        ]
-        claims = store.claim_waiting(keys, event_id=self.event.id)
-        self.done += len(claims.done)
         requests = []
-        for key in claims.mine:
+        for key in claimed:
             try:
                 requests.append(
                     (
@@ -79,7 +95,7 @@ class EnrollmentRun:
                     )
                 )
             except EduhookError as error:
-                store.fail(key, claims.owner, str(error))
+                store.fail(key, owner, str(error))
                 self.problems.add(error)
         batches = list(chunks(requests, MAX_BATCH))
         for number, batch in enumerate(batches):
@@ -90,10 +106,10 @@ class EnrollmentRun:
                         f"learners: {len(results)} results for {len(batch)} learners", partner=PENNFOSTER
                     )
             except EduhookError as error:
-                store.settle(claims.owner, failed={key: str(error) for key, _ in batch})
+                store.settle(owner, failed={key: str(error) for key, _ in batch})
                 self.problems.add(error)
                 if stops_everything(error):
-                    store.release([key for later in batches[number + 1 :] for key, _ in later], claims.owner)
+                    store.release([key for later in batches[number + 1 :] for key, _ in later], owner)
                     return
                 continue  # the other batches are independent; a retry sends only what failed
             done: dict[EffectKey, dict[str, Any]] = {}
@@ -112,25 +128,16 @@ class EnrollmentRun:
                     assert outcome.error is not None
                     failed[key] = str(outcome.error)
                     self.problems.add(outcome.error)
-            store.settle(claims.owner, done=done, failed=failed)
+            store.settle(owner, done=done, failed=failed)
             self.done += len(done)
 
     # Appsembler --------------------------------------------------------------------------------
 
-    def appsembler(self, target: AppsemblerTarget) -> None:
-        if target.create_accounts:
-            self.appsembler_accounts()
+    def appsembler(self, target: AppsemblerTarget, claimed: list[EffectKey], owner: str) -> None:
         store = self.services.effects
-        keys = [
-            EffectKey(APPSEMBLER, "enroll", self.educator, str(u), course)
-            for u in self.user_ids
-            for course in target.course_ids
-        ]
-        claims = store.claim_waiting(keys, event_id=self.event.id)
-        self.done += len(claims.done)
         self.done += run_bulk(
-            claims.mine,
-            owner=claims.owner,
+            claimed,
+            owner=owner,
             store=store,
             problems=self.problems,
             identifier=lambda user_id: appsembler_account(self.user(user_id), educator=self.educator).email,
@@ -145,25 +152,23 @@ class EnrollmentRun:
             what="bulk enroll",
         )
 
-    def appsembler_accounts(self) -> None:
+    def appsembler_accounts(self, claimed: list[EffectKey], owner: str) -> None:
         store = self.services.effects
-        keys = [EffectKey(APPSEMBLER, "account", self.educator, str(u), "-") for u in self.user_ids]
-        claims = store.claim_waiting(keys, event_id=self.event.id)
-        for key in claims.mine:
+        for key in claimed:
             try:
                 account = appsembler_account(self.user(int(key.subject)), educator=self.educator)
                 try:
                     user_id = self.services.appsembler.create_account(
                         account.username, secrets.token_urlsafe(24), account.email, account.name
                     )
-                    store.complete(key, claims.owner, {"username": account.username, "user_id": user_id})
+                    store.complete(key, owner, {"username": account.username, "user_id": user_id})
                 except AlreadyDoneError:
-                    store.complete(key, claims.owner, {"username": account.username, "already_existed": True})
+                    store.complete(key, owner, {"username": account.username, "already_existed": True})
             except EduhookError as error:
-                store.fail(key, claims.owner, str(error))
+                store.fail(key, owner, str(error))
                 self.problems.add(error)
                 if stops_everything(error):
-                    store.release(claims.mine[claims.mine.index(key) + 1 :], claims.owner)
+                    store.release(claimed[claimed.index(key) + 1 :], owner)
                     return
 
 

@@ -63,7 +63,7 @@ def serve(obj: Context, host: str | None, port: int | None, access_log: bool) ->
     "-c",
     type=int,
     default=None,
-    help="Tasks run at once (EDUHOOK_WORKER_CONCURRENCY, default 8).",
+    help="Tasks in flight (EDUHOOK_WORKER_CONCURRENCY, default 32); run one worker process per core.",
 )
 @click.option(
     "--pool",
@@ -158,7 +158,12 @@ def _dev_token(data_dir: Path) -> str:
 
 @click.command()
 @click.option("--port", type=int, default=None, help="Receiver port (default EDUHOOK_PORT or 8000).")
-@click.option("--concurrency", type=int, default=None, help="Worker concurrency (default 8).")
+@click.option(
+    "--concurrency",
+    type=int,
+    default=None,
+    help="Worker concurrency (default EDUHOOK_WORKER_CONCURRENCY, 32).",
+)
 @click.pass_obj
 def dev(obj: Context, port: int | None, concurrency: int | None) -> None:
     """Everything in one terminal: Redis (embedded if none set), ledger upgrade, receiver, worker.
