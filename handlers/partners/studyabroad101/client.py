@@ -120,14 +120,10 @@ class StudyAbroad101Client:
         limit: int | None = None,
     ) -> list[Lead]:
         """One page of leads (the partner's default page size is 20)."""
-        query = list_query(
-            created_after=created_after,
-            created_before=created_before,
-            program_id=program_id,
-            offset=offset,
-            limit=limit,
+        filters = list_query(
+            created_after=created_after, created_before=created_before, program_id=program_id
         )
-        return self._get_list("api/leads", query, Lead, what="list leads")
+        return self._page("api/leads", Lead, filters, offset, limit, what="list leads")
 
     def iter_leads(
         self,
@@ -138,17 +134,10 @@ class StudyAbroad101Client:
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Iterator[Lead]:
         """Every matching lead, page by page, until a page comes back short."""
-
-        def fetch(offset: int) -> list[Lead]:
-            return self.list_leads(
-                created_after=created_after,
-                created_before=created_before,
-                program_id=program_id,
-                offset=offset,
-                limit=page_size,
-            )
-
-        return _pages(fetch, page_size, what="list leads")
+        filters = list_query(
+            created_after=created_after, created_before=created_before, program_id=program_id
+        )
+        return self._all("api/leads", Lead, filters, page_size, what="list leads")
 
     def get_lead(self, lead_id: int) -> Lead | None:
         """The lead with ``lead_id``, or ``None`` when the partner has none (an empty array or 404)."""
@@ -170,14 +159,10 @@ class StudyAbroad101Client:
         limit: int | None = None,
     ) -> list[Review]:
         """One page of reviews (the partner's default page size is 20)."""
-        query = list_query(
-            created_after=created_after,
-            created_before=created_before,
-            program_id=program_id,
-            offset=offset,
-            limit=limit,
+        filters = list_query(
+            created_after=created_after, created_before=created_before, program_id=program_id
         )
-        return self._get_list("api/reviews", query, Review, what="list reviews")
+        return self._page("api/reviews", Review, filters, offset, limit, what="list reviews")
 
     def iter_reviews(
         self,
@@ -188,17 +173,10 @@ class StudyAbroad101Client:
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Iterator[Review]:
         """Every matching review, page by page, until a page comes back short."""
-
-        def fetch(offset: int) -> list[Review]:
-            return self.list_reviews(
-                created_after=created_after,
-                created_before=created_before,
-                program_id=program_id,
-                offset=offset,
-                limit=page_size,
-            )
-
-        return _pages(fetch, page_size, what="list reviews")
+        filters = list_query(
+            created_after=created_after, created_before=created_before, program_id=program_id
+        )
+        return self._all("api/reviews", Review, filters, page_size, what="list reviews")
 
     def list_review_answers(self, review_id: int) -> list[ReviewAnswer]:
         """The answers given in review ``review_id`` (an empty list when there are none)."""
@@ -207,6 +185,25 @@ class StudyAbroad101Client:
         )
 
     # Plumbing ---------------------------------------------------------------------------------
+
+    def _page(
+        self,
+        path: str,
+        model: type[RecordT],
+        filters: Query,
+        offset: int | None,
+        limit: int | None,
+        *,
+        what: str,
+    ) -> list[RecordT]:
+        paging = list_query(offset=offset, limit=limit)
+        return self._get_list(path, {**filters, **paging}, model, what=what)
+
+    def _all(
+        self, path: str, model: type[RecordT], filters: Query, page_size: int, *, what: str
+    ) -> Iterator[RecordT]:
+        return _pages(lambda offset: self._page(path, model, filters, offset, page_size, what=what),
+                      page_size, what=what)  # fmt: skip
 
     def _get(self, path: str, query: Query | None, *, what: str, missing_ok: bool = False) -> Any:
         target = path_and_query(path, query)
