@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.phases import FixedRate, SaturatedRounds
+from bench.results import replace_section
 from bench.worker_delay import ToWorker
 
 START = "<!-- bench.receiver: start (generated; re-running replaces this section) -->"
@@ -208,11 +209,4 @@ METHOD = """### How it is measured
 
 def write_section(path: Path, section: str) -> None:
     """Replace the receiver section of ``path`` (or append it), keeping every other section."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + section.rstrip("\n") + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    replace_section(path, section, start=START, end=END)

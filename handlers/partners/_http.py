@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Self
 
 import httpx
 import orjson
@@ -31,6 +31,22 @@ def make_client(
         transport=transport,
         headers={"User-Agent": "eduhook/0.1", **(headers or {})},
     )
+
+
+class PartnerClient:
+    """What every partner client shares: it owns its ``httpx.Client`` and closes it, also as a
+    context manager."""
+
+    _http: httpx.Client
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def parse_retry_after(value: str | None, *, now: Clock = time.time) -> float | None:

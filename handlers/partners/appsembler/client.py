@@ -14,7 +14,7 @@ from pydantic import BaseModel, SecretStr
 
 from eduhook.settings import Settings
 from handlers.errors import ConfigurationError, PermanentError
-from handlers.partners._http import Clock, make_client, send
+from handlers.partners._http import Clock, PartnerClient, make_client, send
 from handlers.partners.appsembler.auth import ClientCredentials, StaticToken, TokenSource
 from handlers.partners.appsembler.errors import PARTNER, parse_model, raise_for_api, read_json, shape_error
 from handlers.partners.appsembler.inputs import check_courses, check_identifiers, time_params
@@ -37,7 +37,7 @@ _USER_ID_KEYS = ("user_id ", "user_id")
 RecordT = TypeVar("RecordT", bound=BaseModel)
 
 
-class AppsemblerClient:
+class AppsemblerClient(PartnerClient):
     """One Appsembler (Tahoe) site. Takes an ``httpx.Client`` whose base URL is the site root."""
 
     def __init__(self, http: httpx.Client, auth: TokenSource, *, clock: Clock = time.time) -> None:
@@ -73,15 +73,6 @@ class AppsemblerClient:
                 partner=PARTNER,
             )
         return cls(http, auth, clock=clock)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> AppsemblerClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # Accounts -------------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
@@ -13,7 +12,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from eduhook.settings import Settings
 from handlers.errors import ConfigurationError, PartnerDataError
-from handlers.partners._http import Clock, json_body, make_client, send
+from handlers.partners._http import Clock, PartnerClient, json_body, make_client, send
 from handlers.partners.eduframe.errors import PARTNER, raise_for_response
 from handlers.partners.eduframe.models import (
     CatalogVariant,
@@ -55,7 +54,7 @@ def _parse(model: type[ModelT], data: Any, *, what: str) -> ModelT:
         ) from exc
 
 
-class EduframeClient:
+class EduframeClient(PartnerClient):
     """Reads and writes the Eduframe API v1 with a bearer token; lists follow ``Link: rel="next"``."""
 
     def __init__(self, http: httpx.Client, *, token: SecretStr, clock: Clock = time.time) -> None:
@@ -82,17 +81,6 @@ class EduframeClient:
             transport=transport,
         )
         return cls(http, token=settings.eduframe_api_token, clock=clock)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> EduframeClient:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     # Reads -------------------------------------------------------------------------------
 

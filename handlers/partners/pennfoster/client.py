@@ -12,7 +12,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from eduhook.settings import Settings
 from handlers.errors import ConfigurationError
-from handlers.partners._http import Clock, fail_shape, json_body, make_client, send
+from handlers.partners._http import Clock, PartnerClient, fail_shape, json_body, make_client, send
 from handlers.partners.pennfoster.error_map import PARTNER, check_response, not_found
 from handlers.partners.pennfoster.fields import REVEAL_SECRETS
 from handlers.partners.pennfoster.lead_request import LeadRequest
@@ -53,7 +53,7 @@ def _body(items: Sequence[BaseModel]) -> list[dict[str, Any]]:
     return [item.model_dump(mode="json", exclude_none=True, context={REVEAL_SECRETS: True}) for item in items]
 
 
-class PennFosterClient:
+class PennFosterClient(PartnerClient):
     """Penn Foster's B2B API. Every call carries a bearer token shared through ``token_cache``;
     a 401 drops that token, fetches a new one and repeats the call once.
 
@@ -133,9 +133,6 @@ class PennFosterClient:
             leads_prefix=settings.pennfoster_leads_prefix,
             clock=clock,
         )
-
-    def close(self) -> None:
-        self._http.close()
 
     # Transport ---------------------------------------------------------------------------------
 

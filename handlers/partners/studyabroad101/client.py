@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
-from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -14,7 +13,7 @@ from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from eduhook.settings import Settings
 from handlers.errors import ConfigurationError, PartnerDataError
-from handlers.partners._http import Clock, fail_shape, make_client, send
+from handlers.partners._http import Clock, PartnerClient, fail_shape, make_client, send
 from handlers.partners.studyabroad101.errors import PARTNER, decode_response
 from handlers.partners.studyabroad101.models import Lead, Review, ReviewAnswer
 from handlers.partners.studyabroad101.signing import auth_headers
@@ -54,7 +53,7 @@ def path_and_query(path: str, query: Query | None = None) -> str:
     return f"{path}?{urlencode(sorted(query.items()), quote_via=quote)}"
 
 
-class StudyAbroad101Client:
+class StudyAbroad101Client(PartnerClient):
     """Reads from StudyAbroad101; every request is signed with the API user and key."""
 
     partner = PARTNER
@@ -96,17 +95,6 @@ class StudyAbroad101Client:
             api_key=settings.studyabroad101_api_key,
             clock=clock,
         )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> StudyAbroad101Client:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     # Leads ------------------------------------------------------------------------------------
 
