@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -22,7 +22,21 @@ _TOML_SECTIONS = {
     "pennfoster": "pennfoster_",
     "appsembler": "appsembler_",
     "studyabroad101": "studyabroad101_",
+    "retry": "retry_",
 }
+
+Jitter = Literal["full", "none"]
+
+
+class RetryOverride(BaseModel):
+    """``[retry.<partner>]``: any of the retry settings, for one partner's failures only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_delay: float | None = Field(None, gt=0)
+    max_delay: float | None = Field(None, gt=0)
+    max_attempts: int | None = Field(None, ge=1)
+    jitter: Jitter | None = None
 
 
 def _partner_env(name: str, default: Any = None) -> Any:
@@ -93,12 +107,40 @@ class Settings(BaseSettings):
     # A worker holding a partner effect's claim longer than this is presumed dead.
     effect_lease_seconds: float = 120.0
 
+    # Retries (workers/retry.py): capped exponential backoff with full jitter, per attempt.
+    retry_first_delay: float = Field(30.0, gt=0)
+    retry_max_delay: float = Field(3600.0, gt=0)
+    retry_max_attempts: int = Field(12, ge=1)
+    retry_jitter: Jitter = "full"
+    retry_penn_foster: RetryOverride | None = None
+    retry_appsembler: RetryOverride | None = None
+    retry_eduframe: RetryOverride | None = None
+    # The scheduler (workers/schedule.py): how often beat queues due retries, and the sweeps.
+    scheduler_interval: float = Field(5.0, gt=0)
+    # An attempt open this long past the task time limit lost its worker; its event is re-queued.
+    abandon_margin: float = Field(30.0, gt=0)
+    # An event `queued` this long with no attempt started lost its message; it is queued again.
+    requeue_after: float = Field(300.0, gt=0)
+    # A worker dying on the same event this many times makes the event dead ("poison").
+    max_abandoned: int = Field(3, ge=1)
+
     @field_validator("webhook_tokens", "educators", "handler_modules", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _check_retry_delays(self) -> Self:
+        if self.retry_max_delay < self.retry_first_delay:
+            raise ValueError("retry_max_delay (EDUHOOK_RETRY_MAX_DELAY) must be at least retry_first_delay")
+        if self.visibility_timeout <= self.task_time_limit:
+            raise ValueError(
+                "visibility_timeout (EDUHOOK_VISIBILITY_TIMEOUT) must be longer than"
+                " task_time_limit (EDUHOOK_TASK_TIME_LIMIT)"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -118,6 +160,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'eduhook.db').resolve()}"
+
+    @property
+    def abandon_after(self) -> float:
+        """Seconds after which an open attempt is presumed lost with its worker."""
+        return self.task_time_limit + self.abandon_margin
 
     def token_values(self) -> list[bytes]:
         return [token.get_secret_value().encode() for token in self.webhook_tokens]

@@ -1,54 +1,26 @@
-"""Exactly-once partner side effects: claim a stable key in the ledger, call, record the result.
+"""Exactly-once partner side effects, the handlers' side: claim, wait for other workers, settle.
 
-A key names one effect: ``partner:action:educator:subject:target`` (for example
-``penn_foster:learner:acme:1042:PRG-7``). Claims carry a lease, so a worker that dies mid-call
-frees its keys after the lease; the partners' own duplicate checks (Penn Foster's alternate id,
-Appsembler's idempotent enrollment) cover that rare window.
+The rows live in the ledger (``eduhook.ledger.effects``). Claims carry a lease, so a worker that
+dies mid-call frees its keys after the lease; the partners' own duplicate checks (Penn Foster's
+alternate id, Appsembler's idempotent enrollment) cover that rare window.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from eduhook.ledger.schema import effects
+from eduhook.ledger.effects import CLAIMED, DONE, FAILED, Claims, EffectKey, EffectLedger
 from handlers.errors import TransientError
 
-CLAIMED, DONE, FAILED = "claimed", "done", "failed"
+__all__ = ["CLAIMED", "DONE", "FAILED", "Claims", "EffectKey", "EffectStore"]
 
 
-@dataclass(frozen=True)
-class EffectKey:
-    partner: str
-    action: str
-    educator: str
-    subject: str
-    target: str
-
-    def __str__(self) -> str:
-        return f"{self.partner}:{self.action}:{self.educator}:{self.subject}:{self.target}"
-
-
-@dataclass
-class Claims:
-    """The outcome of one claim call: keys now ours, keys already done (with their results)."""
-
-    owner: str
-    mine: list[EffectKey] = field(default_factory=list)
-    done: dict[EffectKey, dict[str, Any]] = field(default_factory=dict)
-    busy: list[EffectKey] = field(default_factory=list)
-
-
-class EffectStore:
-    """The ``effects`` table; every method is one short transaction."""
+class EffectStore(EffectLedger):
+    """The effects ledger plus the one rule handlers add: wait for keys another worker holds."""
 
     def __init__(
         self,
@@ -58,81 +30,8 @@ class EffectStore:
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.engine = engine
-        self.lease = lease
-        self.clock = clock
+        super().__init__(engine, lease=lease, clock=clock)
         self.sleep = sleep
-        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-        self._insert = dialect.insert(effects).on_conflict_do_nothing(index_elements=["key"])
-        self._settle = (
-            effects.update()
-            .where(
-                effects.c.key == sa.bindparam("k"),
-                effects.c.lease_owner == sa.bindparam("o"),
-                effects.c.state == CLAIMED,
-            )
-            .values(
-                state=sa.bindparam("s"),
-                result=sa.bindparam("r", type_=effects.c.result.type),
-                error=sa.bindparam("e"),
-                lease_until=None,
-                updated_at=sa.bindparam("u", type_=effects.c.updated_at.type),
-            )
-        )
-
-    def claim(self, keys: Sequence[EffectKey], *, event_id: str, owner: str | None = None) -> Claims:
-        """Take every key that is new, failed before, or whose lease ran out; report the rest."""
-        claims = Claims(owner=owner or uuid.uuid4().hex)
-        if not keys:
-            return claims
-        now = self.clock()
-        until = now + self.lease
-        by_name = {str(k): k for k in keys}
-        names = list(by_name)
-        with self.engine.begin() as conn:
-            conn.execute(
-                self._insert,
-                [
-                    {
-                        "key": name, "partner": k.partner, "action": k.action, "educator": k.educator,
-                        "subject": k.subject, "target": k.target, "state": CLAIMED,
-                        "lease_owner": claims.owner, "lease_until": until, "event_id": event_id,
-                        "attempts": 1, "created_at": now, "updated_at": now,
-                    }
-                    for name, k in by_name.items()
-                ],
-            )  # fmt: skip
-            conn.execute(
-                effects.update()
-                .where(
-                    effects.c.key.in_(names),
-                    sa.or_(
-                        effects.c.state == FAILED,
-                        sa.and_(effects.c.state == CLAIMED, effects.c.lease_until < now),
-                    ),
-                )
-                .values(
-                    state=CLAIMED, lease_owner=claims.owner, lease_until=until, event_id=event_id,
-                    attempts=effects.c.attempts + 1, updated_at=now,
-                )
-            )  # fmt: skip
-            rows = conn.execute(
-                sa.select(effects.c.key, effects.c.state, effects.c.lease_owner, effects.c.result).where(
-                    effects.c.key.in_(names)
-                )
-            )
-            for name, state, lease_owner, result in rows:
-                key = by_name[name]
-                if state == DONE:
-                    claims.done[key] = result or {}
-                elif state == CLAIMED and lease_owner == claims.owner:
-                    claims.mine.append(key)
-                else:
-                    claims.busy.append(key)
-        order = {k: i for i, k in enumerate(keys)}
-        claims.mine.sort(key=order.__getitem__)
-        claims.busy.sort(key=order.__getitem__)
-        return claims
 
     def claim_waiting(
         self, keys: Sequence[EffectKey], *, event_id: str, wait: float = 30.0, poll: float = 0.1
@@ -155,55 +54,3 @@ class EffectStore:
             claims.done.update(again.done)
             claims.busy = again.busy
         return claims
-
-    def complete(self, key: EffectKey, owner: str, result: dict[str, Any]) -> None:
-        self.settle(owner, done={key: result})
-
-    def fail(self, key: EffectKey, owner: str, error: str) -> None:
-        """Release the claim as failed; the next attempt may claim it again."""
-        self.settle(owner, failed={key: error})
-
-    def release(self, keys: Iterable[EffectKey], owner: str) -> None:
-        """Give back claims that were never tried (e.g. the batch before them failed)."""
-        self.settle(owner, failed=dict.fromkeys(keys, "not attempted"))
-
-    def settle(
-        self,
-        owner: str,
-        *,
-        done: Mapping[EffectKey, dict[str, Any]] | None = None,
-        failed: Mapping[EffectKey, str] | None = None,
-    ) -> None:
-        """Record the outcome of claimed effects in one transaction (a whole partner batch at once).
-
-        Only claims ``owner`` still holds are settled: one that lost its lease leaves the row alone.
-        """
-        now = self.clock()
-        rows = [
-            {"k": str(key), "o": owner, "s": DONE, "r": result, "e": None, "u": now}
-            for key, result in (done or {}).items()
-        ] + [
-            {"k": str(key), "o": owner, "s": FAILED, "r": None, "e": error, "u": now}
-            for key, error in (failed or {}).items()
-        ]
-        if rows:
-            with self.engine.begin() as conn:
-                conn.execute(self._settle, rows)
-
-    def done_for(
-        self, *, partner: str, action: str, educator: str, subjects: Iterable[str]
-    ) -> dict[str, list[tuple[EffectKey, dict[str, Any]]]]:
-        """Done effects of one kind per subject (Eduframe user): what eduhook itself created."""
-        subjects = list(subjects)
-        found: dict[str, list[tuple[EffectKey, dict[str, Any]]]] = {}
-        if not subjects:
-            return found
-        query = sa.select(effects).where(
-            effects.c.partner == partner, effects.c.action == action, effects.c.educator == educator,
-            effects.c.subject.in_(subjects), effects.c.state == DONE,
-        )  # fmt: skip
-        with self.engine.connect() as conn:
-            for row in conn.execute(query).mappings():
-                key = EffectKey(row["partner"], row["action"], row["educator"], row["subject"], row["target"])
-                found.setdefault(row["subject"], []).append((key, row["result"] or {}))
-        return found

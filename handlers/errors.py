@@ -33,7 +33,8 @@ class EduhookError(Exception):
 
     @property
     def error_class(self) -> str:
-        """The branch name stored in the ledger: ``permanent``, ``transient`` or ``already_done``."""
+        """The class stored in the ledger and read by the retry policy (``workers/retry.py``):
+        ``permanent``, ``configuration``, ``transient`` or ``already_done``."""
         return "error"
 
     def __str__(self) -> str:
@@ -48,7 +49,7 @@ class EduhookError(Exception):
 
 
 class PermanentError(EduhookError):
-    """Retrying cannot help; the event goes to the dead letters with this reason."""
+    """Retrying cannot help; the event goes dead at once, with this message as its reason."""
 
     @property
     def error_class(self) -> str:
@@ -57,6 +58,10 @@ class PermanentError(EduhookError):
 
 class ConfigurationError(PermanentError):
     """eduhook's configuration is missing or wrong (no credentials, bad route)."""
+
+    @property
+    def error_class(self) -> str:
+        return "configuration"
 
 
 class PartnerDataError(PermanentError):

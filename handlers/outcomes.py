@@ -23,24 +23,19 @@ class Problems:
         summary = "; ".join(e.message if e.partner == first.partner else str(e) for e in self.errors[:3])
         more = f" (+{len(self.errors) - 3} more)" if len(self.errors) > 3 else ""
         message = f"{len(self.errors)} partner effects failed, {done} done: {summary}{more}"
-        # Permanent wins: retrying will not fix it, and the transient parts retry with the replay.
-        if any(isinstance(e, PermanentError) for e in self.errors):
-            raise PermanentError(
-                message, partner=first.partner, status_code=first.status_code, partner_code=first.partner_code
+        # Transient wins: the parts that may heal are retried, and an effect that failed for good
+        # is tried again with them (a local check costs nothing; a partner rejects it again).
+        # Once only permanent failures are left, the event goes dead with them.
+        transient = [e for e in self.errors if isinstance(e, TransientError)]
+        if transient:
+            retry_after = max((e.retry_after for e in transient if e.retry_after), default=None)
+            raise TransientError(
+                message,
+                retry_after=retry_after,
+                partner=transient[0].partner,
+                status_code=transient[0].status_code,
+                partner_code=transient[0].partner_code,
             )
-        retry_after = max(
-            (e.retry_after for e in self.errors if isinstance(e, TransientError) and e.retry_after),
-            default=None,
-        )
-        raise TransientError(
-            message,
-            retry_after=retry_after,
-            partner=first.partner,
-            status_code=first.status_code,
-            partner_code=first.partner_code,
-        )
-
-
-def stops_everything(error: EduhookError) -> bool:
-    """Errors after which further calls to the same partner are pointless (bad credentials)."""
-    return isinstance(error, ConfigurationError)
+        worst = next((e for e in self.errors if isinstance(e, ConfigurationError)), first)
+        kind = ConfigurationError if isinstance(worst, ConfigurationError) else PermanentError
+        raise kind(message, partner=worst.partner, status_code=worst.status_code, partner_code=worst.partner_code)

@@ -1,4 +1,4 @@
-"""``create_celery(settings)``: the Celery app, its tasks and the per-process event processor."""
+"""``create_celery(settings)``: the Celery app, its two tasks and the per-process collaborators."""
 
 from __future__ import annotations
 
@@ -7,49 +7,69 @@ import logging
 import os
 import socket
 from collections.abc import Sequence
-from typing import Any
 
+import redis
 from celery import Celery
+from sqlalchemy.exc import OperationalError
 
 from eduhook.ledger import EventLedger, create_engine_for
 from eduhook.settings import Settings
 from handlers.context import HandlerContext, utc_now
 from handlers.registry import load_registry
-from workers.messages import DEFAULT_QUEUE, PROCESS_EVENT
+from workers.messages import DEFAULT_QUEUE, PROCESS_EVENT, process_event_message
 from workers.processor import EventProcessor
+from workers.retry import RetryPolicy
+from workers.schedule import SCHEDULE, SCHEDULE_QUEUE, Scheduler
 
 log = logging.getLogger("eduhook.worker")
 
-SWEEP = "eduhook.sweep_unqueued"
-SWEEP_INTERVAL = 30.0
-SWEEP_AGE = dt.timedelta(seconds=30)
-
 
 class _PerProcess:
-    """Builds the processor lazily in each worker process (never shared across a fork)."""
+    """Builds the processor and scheduler lazily in each worker process (never shared across a fork)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, redis_url: str, queue: str) -> None:
         self.settings = settings
+        self.redis_url = redis_url
+        self.queue = queue
         self._pid: int | None = None
         self._processor: EventProcessor | None = None
+        self._scheduler: Scheduler | None = None
 
-    def get(self) -> EventProcessor:
+    def _build(self) -> None:
+        settings = self.settings
+        engine = create_engine_for(settings.effective_database_url)
+        ledger = EventLedger(engine)
+        context = HandlerContext(
+            settings=settings, engine=engine, clock=utc_now, worker_id=f"{socket.gethostname()}:{os.getpid()}"
+        )
+        self._processor = EventProcessor(
+            ledger=ledger,
+            registry=load_registry(settings.handler_modules),
+            context=context,
+            clock=utc_now,
+            policy=RetryPolicy.from_settings(settings),
+            abandon_after=dt.timedelta(seconds=settings.abandon_after),
+            max_abandoned=settings.max_abandoned,
+        )
+        broker = redis.Redis.from_url(self.redis_url)
+
+        def publish(event_ids: Sequence[str]) -> None:
+            broker.lpush(self.queue, *(process_event_message(i, queue=self.queue) for i in event_ids))
+
+        self._scheduler = Scheduler.from_settings(settings, ledger, publish, utc_now)
+        self._pid = os.getpid()
+
+    def processor(self) -> EventProcessor:
         if self._processor is None or self._pid != os.getpid():
-            engine = create_engine_for(self.settings.effective_database_url)
-            context = HandlerContext(
-                settings=self.settings,
-                engine=engine,
-                clock=utc_now,
-                worker_id=f"{socket.gethostname()}:{os.getpid()}",
-            )
-            self._processor = EventProcessor(
-                ledger=EventLedger(engine),
-                registry=load_registry(self.settings.handler_modules),
-                context=context,
-                clock=utc_now,
-            )
-            self._pid = os.getpid()
+            self._build()
+        assert self._processor is not None
         return self._processor
+
+    def scheduler(self) -> Scheduler:
+        if self._scheduler is None or self._pid != os.getpid():
+            self._build()
+        assert self._scheduler is not None
+        return self._scheduler
 
 
 def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QUEUE) -> Celery:
@@ -57,8 +77,10 @@ def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QU
     if settings.visibility_timeout <= settings.task_time_limit:
         raise ValueError("EDUHOOK_VISIBILITY_TIMEOUT must be longer than EDUHOOK_TASK_TIME_LIMIT")
     app = Celery("eduhook", broker=redis_url, set_as_current=False)
+    interval = settings.scheduler_interval
     app.conf.update(
         task_default_queue=queue,
+        task_routes={SCHEDULE: {"queue": SCHEDULE_QUEUE}},
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -75,32 +97,35 @@ def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QU
         # (its enable_events), and they carry event ids only.
         worker_send_task_events=settings.task_events,
         worker_hijack_root_logger=False,
-        beat_schedule={"sweep-unqueued": {"task": SWEEP, "schedule": SWEEP_INTERVAL}},
+        # A run nobody picked up within one interval is stale: the next one does the same work.
+        beat_schedule={
+            "schedule": {"task": SCHEDULE, "schedule": interval, "options": {"expires": interval}}
+        },
+        beat_max_loop_interval=min(5.0, interval),
     )
-    processors = _PerProcess(settings)
+    processors = _PerProcess(settings, redis_url, queue)
 
-    @app.task(name=PROCESS_EVENT, bind=True, max_retries=12)
-    def process_event(self: Any, event_id: str) -> str:
-        from sqlalchemy.exc import OperationalError
-
+    @app.task(name=PROCESS_EVENT)
+    def process_event(event_id: str) -> str:
         try:
-            return processors.get().process(event_id)
+            return processors.processor().process(event_id)
         except OperationalError as exc:
-            # The ledger is down: try again shortly rather than lose the event.
-            log.warning("event %s: ledger unavailable (%s); retrying", event_id, type(exc).__name__)
-            raise self.retry(countdown=5) from exc
+            # The ledger is down: the event stays queued (or its attempt open) in the ledger, and
+            # the scheduler's sweeps queue it again once the ledger is back. Nothing is lost.
+            log.warning(
+                "event %s: ledger unavailable (%s); left to the scheduler", event_id, type(exc.orig).__name__
+            )
+            return "deferred"
 
-    @app.task(name=SWEEP)
-    def sweep_unqueued() -> int:
-        """Queue events recorded while the broker was unreachable."""
-        ledger = processors.get().ledger
-        ids: Sequence[str] = ledger.unqueued(utc_now() - SWEEP_AGE)
-        for event_id in ids:
-            process_event.apply_async(args=(event_id,))
-        if ids:
-            ledger.mark_queued(ids, utc_now())
-            log.info("sweeper queued %d events that were recorded but not queued", len(ids))
-        return len(ids)
+    @app.task(name=SCHEDULE)
+    def schedule() -> int:
+        """Queue due retries and recover events a crash or a broker outage left behind."""
+        return processors.scheduler().run().queued
 
     app.eduhook_processors = processors  # type: ignore[attr-defined]
     return app
+
+
+def worker_queues(queue: str = DEFAULT_QUEUE) -> str:
+    """The queues every worker consumes: events, and the scheduler's runs."""
+    return f"{queue},{SCHEDULE_QUEUE}"

@@ -1,4 +1,4 @@
-"""Runs one event through its handler and records the attempt and outcome in the ledger."""
+"""Runs one event through its handler, decides what a failure leads to, and records the attempt."""
 
 from __future__ import annotations
 
@@ -9,19 +9,42 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from sqlalchemy.exc import OperationalError
+
 from eduhook.ledger import EventLedger, EventRecord
 from eduhook.ledger.events import AttemptOutcome
-from eduhook.ledger.schema import FAILED, IGNORED, SUCCEEDED
+from eduhook.ledger.schema import DEAD, FAILED, IGNORED, SUCCEEDED
 from handlers.context import HandlerContext
 from handlers.errors import AlreadyDoneError, EduhookError, TransientError
 from handlers.registry import Handler, HandlerRegistry, HandlerResult
+from workers.retry import Dead, RetryPolicy
 
 log = logging.getLogger("eduhook.worker")
 
-ProcessResult = Literal["succeeded", "ignored", "failed", "skipped"]
+ProcessResult = Literal["succeeded", "ignored", "failed", "dead", "skipped"]
 
-# Until the retry policy arrives, a transient failure is due again after this long.
-DEFAULT_RETRY_DELAY = dt.timedelta(seconds=60)
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed attempt as the retry policy sees it: a class, a safe message, where it came from."""
+
+    error_class: str
+    message: str
+    partner: str | None = None
+    http_status: int | None = None
+    partner_code: str | None = None
+    retry_after: float | None = None
+
+    @classmethod
+    def of(cls, error: EduhookError) -> Failure:
+        return cls(
+            error_class=error.error_class,
+            message=str(error),
+            partner=error.partner,
+            http_status=error.status_code,
+            partner_code=error.partner_code,
+            retry_after=error.retry_after if isinstance(error, TransientError) else None,
+        )
 
 
 @dataclass
@@ -30,63 +53,95 @@ class EventProcessor:
     registry: HandlerRegistry
     context: HandlerContext
     clock: Callable[[], dt.datetime]
+    policy: RetryPolicy
+    abandon_after: dt.timedelta = dt.timedelta(seconds=330)
+    max_abandoned: int = 3
 
     def process(self, event_id: str) -> ProcessResult:
-        began = self.ledger.begin_attempt(event_id, self.context.worker_id, self.clock())
+        began = self.ledger.begin_attempt(
+            event_id,
+            self.context.worker_id,
+            self.clock(),
+            abandon_after=self.abandon_after,
+            max_abandoned=self.max_abandoned,
+        )
         if began is None:
-            log.info("event %s: unknown or already finished; nothing to do", event_id)
+            log.info("event %s: not due, finished, dead or in progress elsewhere; nothing to do", event_id)
             return "skipped"
         event, number = began
         handler = self.registry.get(event.event_type)
         if handler is None:
-            outcome = AttemptOutcome(
+            result: AttemptOutcome | Failure = AttemptOutcome(
                 status=IGNORED, outcome="ignored", reason=f"no handler for event type {event.event_type}"
             )
         else:
-            outcome = self._run(handler, event, number)
-        self.ledger.finish_attempt(event_id, number, outcome, self.clock())
-        log.info(
-            "event %s (%s) attempt %d: %s%s",
-            event_id,
-            event.event_type,
-            number,
-            outcome.outcome,
-            f" [{outcome.error_class}] {outcome.error_message}" if outcome.error_message else "",
-        )
-        return outcome.outcome  # type: ignore[return-value]
+            result = self._run(handler, event)
+        outcome = result if isinstance(result, AttemptOutcome) else self._decide(event, number, result)
+        if not self.ledger.finish_attempt(event_id, number, outcome, self.clock()):
+            log.warning("event %s attempt %d finished after it was given up as lost", event_id, number)
+            return "skipped"
+        self._log(event, number, outcome)
+        return "dead" if outcome.status == DEAD else outcome.outcome  # type: ignore[return-value]
 
-    def _run(self, handler: Handler, event: EventRecord, number: int) -> AttemptOutcome:
+    def _run(self, handler: Handler, event: EventRecord) -> AttemptOutcome | Failure:
         try:
             result = handler(event, self.context) or HandlerResult()
         except AlreadyDoneError as exc:
             return AttemptOutcome(status=SUCCEEDED, outcome="succeeded", reason=f"already done: {exc}")
-        except TransientError as exc:
-            delay = dt.timedelta(seconds=exc.retry_after) if exc.retry_after else DEFAULT_RETRY_DELAY
-            return self._failed(exc, next_attempt_at=self.clock() + delay)
         except EduhookError as exc:
-            return self._failed(exc)
+            return Failure.of(exc)
+        except OperationalError as exc:
+            # The ledger (effects) went away mid-event: one more transient failure.
+            return Failure("transient", f"ledger unavailable ({type(exc.orig).__name__})")
         except Exception as exc:
             # Not one of ours: its message may hold anything, so keep the type and where it happened.
             frame = traceback.extract_tb(exc.__traceback__)[-1]
-            where = f"{frame.filename.rsplit('/', 2)[-2:][-1]}:{frame.lineno}"
+            where = f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
             log.error("event handler crashed with %s at %s", type(exc).__name__, where)
-            return AttemptOutcome(
-                status=FAILED,
-                outcome="failed",
-                error_class="unexpected",
-                error_message=f"unexpected {type(exc).__name__} at {where}",
-            )
+            return Failure("unexpected", f"unexpected {type(exc).__name__} at {where}")
         status = SUCCEEDED if result.outcome == "succeeded" else IGNORED
         return AttemptOutcome(status=status, outcome=result.outcome, reason=result.reason)
 
-    def _failed(self, exc: EduhookError, next_attempt_at: dt.datetime | None = None) -> AttemptOutcome:
+    def _decide(self, event: EventRecord, number: int, failure: Failure) -> AttemptOutcome:
+        decision = self.policy.decide(
+            failure.error_class,
+            number - event.retry_base,
+            partner=failure.partner,
+            retry_after=failure.retry_after,
+        )
+        dead = isinstance(decision, Dead)
         return AttemptOutcome(
-            status=FAILED,
+            status=DEAD if dead else FAILED,
             outcome="failed",
-            error_class=exc.error_class,
-            error_message=str(exc),
-            partner=exc.partner,
-            http_status=exc.status_code,
-            partner_code=exc.partner_code,
-            next_attempt_at=next_attempt_at,
+            reason=decision.reason if isinstance(decision, Dead) else None,
+            error_class=failure.error_class,
+            error_message=failure.message,
+            partner=failure.partner,
+            http_status=failure.http_status,
+            partner_code=failure.partner_code,
+            next_attempt_at=None
+            if isinstance(decision, Dead)
+            else self.clock() + dt.timedelta(seconds=decision.delay),
+        )
+
+    @staticmethod
+    def _log(event: EventRecord, number: int, outcome: AttemptOutcome) -> None:
+        if outcome.status == DEAD:
+            # One line per dead letter, for alerts; messages carry ids and codes, never personal data.
+            log.error(
+                "event %s (%s) is dead after attempt %d: %s; partner=%s class=%s code=%s: %s",
+                event.id, event.event_type, number, outcome.reason, outcome.partner,
+                outcome.error_class, outcome.partner_code, outcome.error_message,
+            )  # fmt: skip
+            return
+        detail = f" [{outcome.error_class}] {outcome.error_message}" if outcome.error_message else ""
+        retry = f"; next attempt at {outcome.next_attempt_at:%H:%M:%S}" if outcome.next_attempt_at else ""
+        log.info(
+            "event %s (%s) attempt %d: %s%s%s",
+            event.id,
+            event.event_type,
+            number,
+            outcome.outcome,
+            detail,
+            retry,
         )

@@ -81,13 +81,14 @@ def serve(obj: Context, host: str | None, port: int | None, access_log: bool) ->
 @click.pass_obj
 def worker(obj: Context, concurrency: int | None, pool: str, with_beat: bool) -> None:
     """Run a Celery worker that processes queued events."""
-    from workers.app import create_celery
+    from workers.app import create_celery, worker_queues
 
     settings = obj.settings
     redis = resolve_redis(settings)
     app = create_celery(settings, redis_url=redis.url)
     argv = [
         "worker",
+        f"--queues={worker_queues()}",
         f"--loglevel={settings.log_level.upper()}",
         f"--pool={pool}",
         f"--concurrency={concurrency or settings.worker_concurrency}",
@@ -105,7 +106,7 @@ def worker(obj: Context, concurrency: int | None, pool: str, with_beat: bool) ->
 @click.command()
 @click.pass_obj
 def beat(obj: Context) -> None:
-    """Run the scheduler (re-queues events recorded while Redis was down). Run exactly one."""
+    """Run the scheduler: due retries, lost messages, dead workers' events. Run exactly one."""
     from workers.app import create_celery
 
     settings = obj.settings

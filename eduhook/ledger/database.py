@@ -42,8 +42,32 @@ def _v1_initial(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.events, schema.attempts, schema.effects])
 
 
+_V2_EVENT_COLUMNS = {
+    "last_partner": "VARCHAR(32)",
+    "last_http_status": "INTEGER",
+    "last_partner_code": "VARCHAR(32)",
+    "retry_base": "INTEGER NOT NULL DEFAULT 0",
+}
+
+
+def _v2_failure_handling(conn: Connection) -> None:
+    """Dead letters and replays: the last failure's partner on the event, the retry budget, the audit.
+
+    A ledger created at version 2 or later already has these columns (``_v1_initial`` builds
+    from the current tables), so each column is added only where it is missing.
+    """
+    present = {column["name"] for column in sa.inspect(conn).get_columns("events")}
+    for name, ddl in _V2_EVENT_COLUMNS.items():
+        if name not in present:
+            conn.execute(sa.text(f"ALTER TABLE events ADD COLUMN {name} {ddl}"))
+    schema.metadata.create_all(conn, tables=[schema.replays])
+    for index in schema.events.indexes:
+        if index.name == "ix_events_status_received":
+            index.create(conn, checkfirst=True)
+
+
 # Each step runs once, in order, in its own transaction; append new steps, never edit old ones.
-MIGRATIONS: Sequence[Callable[[Connection], None]] = (_v1_initial,)
+MIGRATIONS: Sequence[Callable[[Connection], None]] = (_v1_initial, _v2_failure_handling)
 
 
 def current_version(engine: Engine) -> int:

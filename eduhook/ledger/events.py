@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -13,6 +13,8 @@ from sqlalchemy.engine import Engine
 
 from eduhook.ledger import schema
 from eduhook.ledger.fastpath import FastPath
+from eduhook.ledger.filters import EventFilter
+from eduhook.ledger.lost import abandon_open_attempt, lost_attempts, mark_lost_for_good
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,15 @@ class EventRecord:
     last_error_class: str | None
     received_at: dt.datetime
     updated_at: dt.datetime
+    last_partner: str | None = None
+    last_http_status: int | None = None
+    last_partner_code: str | None = None
+    retry_base: int = 0
+
+    @property
+    def attempts_in_budget(self) -> int:
+        """Attempts since the last replay: what the retry policy counts."""
+        return self.attempts - self.retry_base
 
     @property
     def data(self) -> dict[str, Any]:
@@ -152,30 +163,32 @@ class EventLedger:
 
     # Worker side -----------------------------------------------------------------------------
 
-    def begin_attempt(self, event_id: str, worker: str, now: dt.datetime) -> tuple[EventRecord, int] | None:
-        """Mark the event processing and open an attempt row; None if it is unknown or finished."""
+    def begin_attempt(
+        self, event_id: str, worker: str, now: dt.datetime, *, abandon_after: dt.timedelta, max_abandoned: int
+    ) -> tuple[EventRecord, int] | None:
+        """Mark the event processing and open an attempt row; None if there is nothing to run.
+
+        Only ``received`` and ``queued`` events start; so does a ``processing`` one whose open
+        attempt is older than ``abandon_after`` (its worker died: the attempt is closed as
+        abandoned). Anything else is a duplicate message: finished, dead, waiting for its retry
+        (the scheduler queues it when due), or being worked on by a live worker.
+        """
         t = schema.events
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(t).where(t.c.id == event_id).with_for_update()).mappings().first()
-            if row is None or row["status"] in schema.FINAL_STATUSES:
+            if row is None or row["status"] not in (schema.RECEIVED, schema.QUEUED, schema.PROCESSING):
                 return None
+            if row["status"] == schema.PROCESSING:
+                if not abandon_open_attempt(conn, event_id, older_than=now - abandon_after, now=now):
+                    return None
+                if lost_attempts(conn, event_id, after=row["retry_base"]) >= max_abandoned:
+                    mark_lost_for_good(conn, event_id, max_abandoned, now)
+                    return None
             number = int(row["attempts"]) + 1
-            # An attempt left open means its worker died mid-task; close it for the record.
-            if number > 1:
-                conn.execute(
-                    schema.attempts.update()
-                    .where(schema.attempts.c.event_id == event_id, schema.attempts.c.finished_at.is_(None))
-                    .values(
-                        finished_at=now,
-                        outcome="abandoned",
-                        error_class="lost",
-                        error_message="worker stopped before the attempt finished",
-                    )
-                )
             conn.execute(
                 t.update()
                 .where(t.c.id == event_id)
-                .values(status=schema.PROCESSING, attempts=number, updated_at=now)
+                .values(status=schema.PROCESSING, attempts=number, next_attempt_at=None, updated_at=now)
             )
             conn.execute(
                 schema.attempts.insert().values(
@@ -185,7 +198,12 @@ class EventLedger:
             record = _event(dict(row) | {"status": schema.PROCESSING, "attempts": number, "updated_at": now})
         return record, number
 
-    def finish_attempt(self, event_id: str, number: int, outcome: AttemptOutcome, now: dt.datetime) -> None:
+    def finish_attempt(self, event_id: str, number: int, outcome: AttemptOutcome, now: dt.datetime) -> bool:
+        """Record how attempt ``number`` ended; False if the attempt was given up on meanwhile.
+
+        An attempt the sweeper abandoned (its worker looked dead) may still finish: its outcome
+        is kept on the attempt row, but the event belongs to the newer attempt and is left alone.
+        """
         t, a = schema.events, schema.attempts
         with self.engine.begin() as conn:
             conn.execute(
@@ -201,18 +219,22 @@ class EventLedger:
                     partner_code=outcome.partner_code,
                 )
             )
-            conn.execute(
+            changed = conn.execute(
                 t.update()
-                .where(t.c.id == event_id)
+                .where(t.c.id == event_id, t.c.attempts == number, t.c.status == schema.PROCESSING)
                 .values(
                     status=outcome.status,
                     status_reason=outcome.reason,
                     last_error=outcome.error_message,
                     last_error_class=outcome.error_class,
+                    last_partner=outcome.partner,
+                    last_http_status=outcome.http_status,
+                    last_partner_code=outcome.partner_code,
                     next_attempt_at=outcome.next_attempt_at,
                     updated_at=now,
                 )
             )
+        return bool(changed.rowcount)
 
     # Operators -------------------------------------------------------------------------------
 
@@ -229,15 +251,15 @@ class EventLedger:
         event_type: str | None = None,
         educator: str | None = None,
         limit: int = 50,
+        where: EventFilter | None = None,
     ) -> list[EventRecord]:
         t = schema.events
-        query = sa.select(t).order_by(t.c.received_at.desc(), t.c.id).limit(limit)
-        if status:
-            query = query.where(t.c.status == status)
-        if event_type:
-            query = query.where(t.c.event_type == event_type)
-        if educator:
-            query = query.where(t.c.educator == educator)
+        selection = where or EventFilter()
+        if status or event_type or educator:
+            selection = replace(selection, status=status or selection.status,
+                                event_type=event_type or selection.event_type,
+                                educator=educator or selection.educator)  # fmt: skip
+        query = selection.apply(sa.select(t)).order_by(t.c.received_at.desc(), t.c.id).limit(limit)
         with self.engine.connect() as conn:
             return [_event(dict(row)) for row in conn.execute(query).mappings()]
 

@@ -59,9 +59,16 @@ events = sa.Table(
     sa.Column("next_attempt_at", UTCDateTime),
     sa.Column("last_error", sa.Text),
     sa.Column("last_error_class", sa.String(32)),
+    # Where the last failure came from, kept on the event so dead letters filter without a join.
+    sa.Column("last_partner", sa.String(32)),
+    sa.Column("last_http_status", sa.Integer),
+    sa.Column("last_partner_code", sa.String(32)),
+    # Attempts made before the last replay: the retry budget counts only the attempts after it.
+    sa.Column("retry_base", sa.Integer, nullable=False, server_default="0"),
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Index("ix_events_status_next", "status", "next_attempt_at"),
+    sa.Index("ix_events_status_received", "status", "received_at"),
     sa.Index("ix_events_type", "event_type"),
     sa.Index("ix_events_educator", "educator"),
     sa.Index("ix_events_received_at", "received_at"),
@@ -106,6 +113,21 @@ effects = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Index("ix_effects_subject", "educator", "subject"),
     sa.Index("ix_effects_state", "state"),
+)
+
+# The audit of operator actions on events: who replayed what, when and why.
+replays = sa.Table(
+    "replays",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("selection", sa.JSON, nullable=False),  # the ids or the filter the operator gave
+    sa.Column("event_ids", sa.JSON, nullable=False),
+    sa.Column("queued", sa.Integer, nullable=False),
+    sa.Column("skipped", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_replays_created_at", "created_at"),
 )
 
 schema_version = sa.Table(
