@@ -164,7 +164,13 @@ class EventLedger:
     # Worker side -----------------------------------------------------------------------------
 
     def begin_attempt(
-        self, event_id: str, worker: str, now: dt.datetime, *, abandon_after: dt.timedelta, max_abandoned: int
+        self,
+        event_id: str,
+        worker: str,
+        now: dt.datetime,
+        *,
+        abandon_after: dt.timedelta = dt.timedelta(seconds=330),
+        max_abandoned: int = 3,
     ) -> tuple[EventRecord, int] | None:
         """Mark the event processing and open an attempt row; None if there is nothing to run.
 
@@ -195,7 +201,15 @@ class EventLedger:
                     event_id=event_id, number=number, worker=worker, started_at=now
                 )
             )
-            record = _event(dict(row) | {"status": schema.PROCESSING, "attempts": number, "updated_at": now})
+            record = _event(
+                dict(row)
+                | {
+                    "status": schema.PROCESSING,
+                    "attempts": number,
+                    "next_attempt_at": None,
+                    "updated_at": now,
+                }
+            )
         return record, number
 
     def finish_attempt(self, event_id: str, number: int, outcome: AttemptOutcome, now: dt.datetime) -> bool:

@@ -55,8 +55,11 @@ def test_attempts_are_recorded_and_a_lost_one_is_closed(ledger: EventLedger) -> 
     ledger.insert_batch([new("e1", "k1")])
     began = ledger.begin_attempt("e1", "worker-a", T0)
     assert began is not None and began[1] == 1
-    again = ledger.begin_attempt("e1", "worker-b", T0 + dt.timedelta(minutes=1))  # worker-a died
-    assert again is not None and again[1] == 2
+    lease = dt.timedelta(minutes=5)
+    # A second message while worker-a may still be at work starts nothing.
+    assert ledger.begin_attempt("e1", "worker-b", T0 + dt.timedelta(minutes=1), abandon_after=lease) is None
+    again = ledger.begin_attempt("e1", "worker-b", T0 + dt.timedelta(minutes=6), abandon_after=lease)
+    assert again is not None and again[1] == 2  # worker-a died
     ledger.finish_attempt("e1", 2, AttemptOutcome(status="succeeded", outcome="succeeded"), T0)
     assert [(a.worker, a.outcome) for a in ledger.attempts("e1")] == [
         ("worker-a", "abandoned"),
