@@ -16,7 +16,7 @@ from eduhook.ledger import EventLedger, create_engine_for
 from eduhook.settings import Settings
 from handlers.context import HandlerContext, utc_now
 from handlers.registry import load_registry
-from workers.messages import DEFAULT_QUEUE, PROCESS_EVENT, process_event_message
+from workers.messages import DEFAULT_QUEUE, PROCESS_EVENT, push_process_events
 from workers.processor import EventProcessor
 from workers.retry import RetryPolicy
 from workers.schedule import SCHEDULE, SCHEDULE_QUEUE, Scheduler
@@ -54,7 +54,7 @@ class _PerProcess:
         broker = redis.Redis.from_url(self.redis_url)
 
         def publish(event_ids: Sequence[str]) -> None:
-            broker.lpush(self.queue, *(process_event_message(i, queue=self.queue) for i in event_ids))
+            push_process_events(broker, event_ids, queue=self.queue)
 
         self._scheduler = Scheduler.from_settings(settings, ledger, publish, utc_now)
         self._pid = os.getpid()

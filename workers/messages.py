@@ -13,6 +13,7 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
+from typing import Protocol
 
 import orjson
 
@@ -70,3 +71,13 @@ def task_message(
 def process_event_message(event_id: str, *, queue: str = DEFAULT_QUEUE) -> bytes:
     """The message that makes a worker run ``process_event(event_id)``: the id only, no payload."""
     return task_message(PROCESS_EVENT, [event_id], queue=queue)
+
+
+class Pusher(Protocol):
+    def lpush(self, name: str, *values: bytes) -> object: ...
+
+
+def push_process_events(broker: Pusher, event_ids: Sequence[str], *, queue: str = DEFAULT_QUEUE) -> None:
+    """Queue ``process_event`` for each id with one LPUSH (the scheduler's and replay's way in)."""
+    if event_ids:
+        broker.lpush(queue, *(process_event_message(event_id, queue=queue) for event_id in event_ids))

@@ -2,37 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 import orjson
 
+from eduhook.cli.selection import attempt_detail, engine_of, ledger_error, summary
 from eduhook.ledger.schema import EVENT_STATUSES
 from eduhook.redact import redact
 
 if TYPE_CHECKING:
     from eduhook.cli.main import Context
-    from eduhook.ledger import EventLedger, EventRecord
+    from eduhook.ledger import EventLedger
 
 
 def _ledger(obj: Context) -> EventLedger:
-    from eduhook.ledger import EventLedger, create_engine_for
+    from eduhook.ledger import EventLedger
 
-    return EventLedger(create_engine_for(obj.settings.effective_database_url))
-
-
-def _summary(event: EventRecord) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "type": event.event_type,
-        "educator": event.educator,
-        "status": event.status,
-        "attempts": event.attempts,
-        "received_at": event.received_at.isoformat(),
-        "updated_at": event.updated_at.isoformat(),
-        "reason": event.status_reason,
-        "last_error": event.last_error,
-    }
+    return EventLedger(engine_of(obj))
 
 
 @click.group()
@@ -55,14 +42,12 @@ def list_events(
     try:
         found = ledger.search(status=status, event_type=event_type, educator=educator, limit=limit)
     except Exception as exc:
-        raise click.ClickException(
-            f"cannot read the ledger: {type(exc).__name__} (run `eduhook db upgrade`?)"
-        ) from exc
+        raise ledger_error(exc) from exc
     finally:
         ledger.engine.dispose()
     if as_json:
         for event in found:
-            click.echo(orjson.dumps(_summary(event)).decode())
+            click.echo(orjson.dumps(summary(event)).decode())
         return
     if not found:
         click.echo("no events")
@@ -80,7 +65,7 @@ def list_events(
 @click.option("--unredacted", is_flag=True, help="Show personal data in the payload (handle with care).")
 @click.pass_obj
 def show_event(obj: Context, event_id: str, unredacted: bool) -> None:
-    """Show one event: status, attempts and payload (personal fields redacted)."""
+    """Show one event: status, next attempt, every attempt, and the payload (personal fields redacted)."""
     ledger = _ledger(obj)
     try:
         event = ledger.get(event_id)
@@ -89,23 +74,9 @@ def show_event(obj: Context, event_id: str, unredacted: bool) -> None:
         ledger.engine.dispose()
     if event is None:
         raise click.ClickException(f"no event with id {event_id}")
-    document = _summary(event) | {
+    document = summary(event) | {
         "tenant_id": event.tenant_id,
-        "attempts_detail": [
-            {
-                "number": a.number,
-                "worker": a.worker,
-                "started_at": a.started_at.isoformat(),
-                "finished_at": a.finished_at.isoformat() if a.finished_at else None,
-                "outcome": a.outcome,
-                "error_class": a.error_class,
-                "error": a.error_message,
-                "partner": a.partner,
-                "http_status": a.http_status,
-                "partner_code": a.partner_code,
-            }
-            for a in attempts
-        ],
+        "attempts_detail": [attempt_detail(a) for a in attempts],
         "payload": event.payload if unredacted else redact(event.payload),
     }
     click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())

@@ -1,4 +1,4 @@
-"""The ``eduhook`` command: serve, worker, beat, dev, db, events, flower, sandbox."""
+"""The ``eduhook`` command: serve, worker, beat, dev, db, events, dlq, replay, audit, flower, sandbox."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import sys
 import click
 from pydantic import ValidationError
 
+from eduhook.cli.dlq import dlq
 from eduhook.cli.events import events
 from eduhook.cli.processes import beat, dev, flower, serve, worker
+from eduhook.cli.replay import audit, replay
 from eduhook.cli.routes import routes
 from eduhook.settings import ConfigFileError, Settings, load_settings
 
@@ -72,7 +74,7 @@ def db_upgrade(obj: Context) -> None:
     click.echo(f"ledger schema at version {after}" + (f" (was {before})" if before != after else ""))
 
 
-for command in (serve, worker, beat, dev, flower, events, routes):
+for command in (serve, worker, beat, dev, flower, events, dlq, replay, audit, routes):
     cli.add_command(command)
 
 

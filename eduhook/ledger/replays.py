@@ -21,6 +21,17 @@ from eduhook.ledger.filters import EventFilter
 NEEDS_FORCE = (schema.SUCCEEDED, schema.IGNORED)
 
 
+def skip_reason(status: str | None, *, force: bool = False) -> str | None:
+    """Why a replay leaves an event in ``status`` alone, or None when it replays it."""
+    if status is None:
+        return "unknown event"
+    if status == schema.PROCESSING:
+        return "being processed now"
+    if status in NEEDS_FORCE and not force:
+        return f"{status}; --force replays it anyway"
+    return None
+
+
 @dataclass(frozen=True)
 class DeadCount:
     partner: str | None
@@ -122,15 +133,11 @@ class ReplayLedger:
             query = sa.select(t.c.id, t.c.status).where(t.c.id.in_(list(event_ids))).with_for_update()
             current = dict(conn.execute(query).all())
             for event_id in event_ids:
-                status = current.get(event_id)
-                if status is None:
-                    batch.skipped[event_id] = "unknown event"
-                elif status == schema.PROCESSING:
-                    batch.skipped[event_id] = "being processed now"
-                elif status in NEEDS_FORCE and not force:
-                    batch.skipped[event_id] = f"{status}; --force replays it anyway"
-                else:
+                reason = skip_reason(current.get(event_id), force=force)
+                if reason is None:
                     batch.queued.append(event_id)
+                else:
+                    batch.skipped[event_id] = reason
             if batch.queued:
                 conn.execute(
                     t.update()

@@ -1,0 +1,164 @@
+"""``eduhook dlq list|show|stats``: the dead-letter queue, the ``dead`` events in the ledger."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+import orjson
+
+from eduhook.cli.selection import (
+    attempt_detail,
+    engine_of,
+    event_filter,
+    filter_options,
+    ledger_error,
+    summary,
+)
+from eduhook.ledger.schema import DEAD
+from eduhook.redact import redact
+
+if TYPE_CHECKING:
+    from eduhook.cli.main import Context
+    from eduhook.ledger.effects import EffectRecord
+
+
+def effect_detail(effect: EffectRecord) -> dict[str, Any]:
+    return {
+        "key": str(effect.key),
+        "partner": effect.key.partner,
+        "action": effect.key.action,
+        "state": effect.state,
+        "attempts": effect.attempts,
+        "error": effect.error,
+        "updated_at": effect.updated_at.isoformat(),
+    }
+
+
+@click.group()
+def dlq() -> None:
+    """Dead letters: events that will not be retried until replayed (`eduhook replay`)."""
+
+
+@dlq.command("list")
+@filter_options
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+def list_dead(obj: Context, /, limit: int, as_json: bool, **options: Any) -> None:
+    """List dead events, newest first, with the partner and error of their last attempt."""
+    from eduhook.ledger import EventLedger
+
+    ledger = EventLedger(engine_of(obj))
+    try:
+        found = ledger.search(where=event_filter(DEAD, options), limit=limit)
+    except Exception as exc:
+        raise ledger_error(exc) from exc
+    finally:
+        ledger.engine.dispose()
+    if as_json:
+        for event in found:
+            click.echo(orjson.dumps(summary(event)).decode())
+        return
+    if not found:
+        click.echo("no dead events")
+        return
+    click.echo(
+        f"{'ID':36}  {'TYPE':20}  {'EDUCATOR':12}  {'PARTNER':10}  {'CLASS':13}  {'CODE':10}  TRIES  REASON"
+    )
+    for e in found:
+        click.echo(
+            f"{e.id:36}  {e.event_type[:20]:20}  {e.educator[:12]:12}  {(e.last_partner or '-'):10}  "
+            f"{(e.last_error_class or '-'):13}  {(e.last_partner_code or e.last_http_status or '-')!s:10}  "
+            f"{e.attempts:>5}  {e.status_reason or ''}"
+        )
+
+
+@dlq.command("show")
+@click.argument("event_id")
+@click.option("--json", "as_json", is_flag=True, help="The whole record as one JSON document.")
+@click.pass_obj
+def show_dead(obj: Context, event_id: str, as_json: bool) -> None:
+    """One event's attempts timeline, its partner effects (done, failed, pending) and its payload.
+
+    Personal fields in the payload are redacted, as in `events show`.
+    """
+    from eduhook.ledger import EventLedger
+    from eduhook.ledger.effects import EffectLedger
+
+    engine = engine_of(obj)
+    try:
+        ledger = EventLedger(engine)
+        event = ledger.get(event_id)
+        attempts = ledger.attempts(event_id) if event else []
+        effects = EffectLedger(engine).of_event(event_id) if event else []
+    except Exception as exc:
+        raise ledger_error(exc) from exc
+    finally:
+        engine.dispose()
+    if event is None:
+        raise click.ClickException(f"no event with id {event_id}")
+    document = summary(event) | {
+        "attempts_detail": [attempt_detail(a) for a in attempts],
+        "effects": [effect_detail(f) for f in effects],
+        "payload": redact(event.payload),
+    }
+    if as_json:
+        click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(f"event {event.id}  {event.event_type}  educator {event.educator}  status {event.status}")
+    if event.status_reason:
+        click.echo(f"reason: {event.status_reason}")
+    if event.next_attempt_at:
+        click.echo(f"next attempt at {event.next_attempt_at.isoformat()}")
+    click.echo("attempts:")
+    for a in document["attempts_detail"]:
+        where = " ".join(
+            f"{k}={a[k]}" for k in ("partner", "http_status", "partner_code") if a[k] is not None
+        )
+        seconds = a["seconds"] if a["seconds"] is not None else "?"
+        click.echo(
+            f"  #{a['number']:<3} {a['started_at']}  {seconds:>7}s  "
+            f"{a['outcome'] or 'running':10} {a['error_class'] or '':13} {where}  {a['error'] or ''}".rstrip()
+        )
+    click.echo("effects:" if effects else "effects: none recorded for this event")
+    for f in effects:
+        click.echo(f"  {f.state:8} {f.key}" + (f"  ({f.error})" if f.error and f.state != "done" else ""))
+    click.echo("payload (redacted):")
+    click.echo(orjson.dumps(document["payload"], option=orjson.OPT_INDENT_2).decode())
+
+
+@dlq.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.pass_obj
+def stats(obj: Context, as_json: bool) -> None:
+    """Dead events counted by partner, error class and partner code: what is broken, at a glance."""
+    from eduhook.ledger.replays import ReplayLedger
+
+    engine = engine_of(obj)
+    try:
+        counts = ReplayLedger(engine).dead_counts()
+    except Exception as exc:
+        raise ledger_error(exc) from exc
+    finally:
+        engine.dispose()
+    total = sum(c.count for c in counts)
+    if as_json:
+        groups = [
+            {
+                "partner": c.partner,
+                "error_class": c.error_class,
+                "partner_code": c.partner_code,
+                "count": c.count,
+            }
+            for c in counts
+        ]
+        click.echo(orjson.dumps({"dead": total, "groups": groups}).decode())
+        return
+    click.echo(f"{total} dead events")
+    if counts:
+        click.echo(f"  {'PARTNER':12}  {'CLASS':14}  {'CODE':12}  COUNT")
+    for c in counts:
+        click.echo(
+            f"  {c.partner or '-':12}  {c.error_class or '-':14}  {c.partner_code or '-':12}  {c.count:>5}"
+        )

@@ -1,0 +1,281 @@
+"""``eduhook replay`` and ``eduhook audit list``: put events back in line, and who did so and why.
+
+A replay gives each event a fresh retry budget and queues it for the normal workers. Partner
+effects already done are never sent again, so replaying twice, concurrently or while a retry is
+due duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import click
+import orjson
+
+from eduhook.cli.selection import engine_of, event_filter, filter_options, ledger_error
+from eduhook.ledger.replays import ReplayLedger, skip_reason
+from eduhook.ledger.schema import DEAD, FAILED
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from eduhook.cli.main import Context
+
+MAX_CHUNK = 100  # events per ledger transaction and per LPUSH
+
+
+@dataclass
+class Selection:
+    """The events a replay command names, in order, with each one's current status."""
+
+    ids: list[str]
+    statuses: dict[str, str]
+    described: dict[str, Any]
+    force: bool
+    eligible: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.eligible = [i for i in self.ids if skip_reason(self.statuses.get(i), force=self.force) is None]
+
+    def skipped(self) -> dict[str, str]:
+        reasons = {i: skip_reason(self.statuses.get(i), force=self.force) for i in self.ids}
+        return {i: reason for i, reason in reasons.items() if reason is not None}
+
+
+@click.command()
+@click.argument("event_ids", nargs=-1)
+@click.option("--dead", "bulk", flag_value=DEAD, help="Replay every dead event the filters match.")
+@click.option("--failed", "bulk", flag_value=FAILED, help="Run events waiting for their next retry now.")
+@filter_options
+@click.option("--reason", help="Why (kept in the audit); required with --dead/--failed.")
+@click.option("--actor", help="Who, for the audit (default: the OS user).")
+@click.option("--force", is_flag=True, help="Also replay succeeded or ignored events.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before a bulk replay.")
+@click.option(
+    "--dry-run", is_flag=True, help="Show what would be replayed and the partner calls; change nothing."
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0.1),
+    default=20.0,
+    show_default=True,
+    help="Events queued per second.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object with the counts and ids.")
+@click.pass_obj
+def replay(
+    obj: Context,
+    /,
+    event_ids: tuple[str, ...],
+    bulk: str | None,
+    reason: str | None,
+    actor: str | None,
+    force: bool,
+    yes: bool,
+    dry_run: bool,
+    rate: float,
+    as_json: bool,
+    **options: Any,
+) -> None:
+    """Queue events again with a fresh retry budget: by id, or all dead (or failed) ones matching filters.
+
+    \b
+      eduhook replay 3f2a… 9b1c… --reason "route fixed"
+      eduhook replay --dead --partner pennfoster --since 2026-12-01 --reason "Penn Foster outage" --yes
+      eduhook replay --dead --error-class transient --dry-run
+
+    Effects already done are skipped, so only what is missing reaches the partners.
+    Exit code 1 when nothing matches or an id is unknown; nothing is queued then.
+    """
+    if bool(event_ids) == bool(bulk):
+        raise click.UsageError("give event ids, or --dead or --failed with optional filters (not both)")
+    if not bulk and any(v is not None for v in options.values()):
+        raise click.UsageError("filters go with --dead or --failed, not with event ids")
+    if bulk and not reason and not dry_run:
+        raise click.UsageError("--reason is required for a bulk replay")
+    engine = engine_of(obj)
+    try:
+        selection = _select(engine, event_ids, bulk, options, force)
+        if dry_run:
+            _dry_run(engine, selection, as_json)
+            return
+        if bulk and not yes:
+            click.confirm(f"Replay {len(selection.eligible)} {bulk} events?", abort=True, err=True)
+        _replay(obj, engine, selection, actor or getpass.getuser(), reason, rate, as_json)
+    finally:
+        engine.dispose()
+
+
+def _select(
+    engine: Engine, event_ids: Sequence[str], bulk: str | None, options: dict[str, Any], force: bool
+) -> Selection:
+    replays = ReplayLedger(engine)
+    try:
+        if bulk:
+            where = event_filter(bulk, options)
+            ids = replays.matching_ids(where)
+            described: dict[str, Any] = {"filter": where.describe()}
+        else:
+            ids = list(dict.fromkeys(event_ids))
+            described = {"ids": ids}
+        statuses = replays.statuses(ids)
+    except Exception as exc:
+        raise ledger_error(exc) from exc
+    unknown = [i for i in ids if i not in statuses]
+    if unknown:
+        raise click.ClickException(f"unknown event ids: {', '.join(unknown[:10])}; nothing was queued")
+    if not ids:
+        raise click.ClickException(f"no {bulk} events match the filters; nothing was queued")
+    selection = Selection(ids, statuses, described, force)
+    if not selection.eligible:
+        why = "; ".join(f"{i}: {r}" for i, r in list(selection.skipped().items())[:5])
+        raise click.ClickException(f"nothing to replay ({why}); nothing was queued")
+    return selection
+
+
+def _dry_run(engine: Engine, selection: Selection, as_json: bool) -> None:
+    """What a replay would do, read from the ledger alone: no write, no partner call."""
+    from eduhook.ledger.effects import DONE, EffectLedger
+
+    store = EffectLedger(engine)
+    plan: list[dict[str, Any]] = []
+    for event_id in selection.eligible:
+        calls = [
+            {"partner": f.key.partner, "action": f.key.action, "key": str(f.key),
+             "would": "skip (done)" if f.state == DONE else "send"}
+            for f in store.of_event(event_id)
+        ]  # fmt: skip
+        plan.append({"id": event_id, "status": selection.statuses[event_id], "calls": calls})
+    skipped = selection.skipped()
+    if as_json:
+        document = {"dry_run": True, "would_queue": len(plan), "skipped": len(skipped), "events": plan,
+                    "skipped_ids": skipped}  # fmt: skip
+        click.echo(orjson.dumps(document).decode())
+        return
+    for item in plan:
+        click.echo(f"{item['id']}  ({item['status']}): would replay")
+        for call in item["calls"]:
+            click.echo(f"    {call['would']:12} {call['key']}")
+        if not item["calls"]:
+            click.echo(
+                "    no partner effects recorded yet: the handler plans them after re-reading Eduframe"
+            )
+    for event_id, why in skipped.items():
+        click.echo(f"{event_id}: skipped, {why}")
+    click.echo(f"dry run: would queue {len(plan)}, skip {len(skipped)}; nothing was changed")
+
+
+def _replay(
+    obj: Context,
+    engine: Engine,
+    selection: Selection,
+    actor: str,
+    reason: str | None,
+    rate: float,
+    as_json: bool,
+) -> None:
+    import redis
+    from limits import RateLimitItemPerSecond, storage, strategies
+
+    from eduhook.runtime import resolve_redis
+    from workers.messages import push_process_events
+
+    replays = ReplayLedger(engine)
+    handle = resolve_redis(obj.settings)
+    broker = redis.Redis.from_url(handle.url)
+    pace = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+    per_second = max(1, int(rate))
+    budget = RateLimitItemPerSecond(per_second)
+    chunk_size = min(MAX_CHUNK, per_second)
+    queued: list[str] = []
+    skipped: dict[str, str] = {}
+    audit_id = replays.open_audit(
+        actor=actor, reason=reason, selection=selection.described, event_ids=selection.ids, now=_now()
+    )
+    try:
+        stderr = sys.stderr
+        with click.progressbar(length=len(selection.ids), label="replaying", file=stderr) as bar:
+            for start in range(0, len(selection.ids), chunk_size):
+                chunk = selection.ids[start : start + chunk_size]
+                while not pace.hit(budget, "replay", cost=len(chunk)):
+                    time.sleep(max(0.01, pace.get_window_stats(budget, "replay").reset_time - time.time()))
+                batch = replays.replay(audit_id, chunk, _now(), force=selection.force)
+                push_process_events(broker, batch.queued)
+                queued.extend(batch.queued)
+                skipped.update(batch.skipped)
+                bar.update(len(chunk))
+    except redis.RedisError as exc:
+        raise click.ClickException(
+            f"Redis is unreachable ({type(exc).__name__}) after {len(queued)} events were queued; the rest of"
+            f" the last batch is marked queued and the scheduler queues it again (audit {audit_id})"
+        ) from exc
+    finally:
+        broker.close()
+        handle.stop()
+    if as_json:
+        document = {
+            "audit_id": audit_id,
+            "queued": len(queued),
+            "skipped": len(skipped),
+            "queued_ids": queued,
+            "skipped_ids": skipped,
+        }
+        click.echo(orjson.dumps(document).decode())
+    else:
+        click.echo(f"replay {audit_id}: queued {len(queued)}, skipped {len(skipped)}")
+        for event_id, why in list(skipped.items())[:20]:
+            click.echo(f"  skipped {event_id}: {why}")
+
+
+def _now() -> Any:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC)
+
+
+@click.group()
+def audit() -> None:
+    """The audit of replays: who, when, why, and which events."""
+
+
+@audit.command("list")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+def audit_list(obj: Context, limit: int, as_json: bool) -> None:
+    """The newest replays first."""
+    engine = engine_of(obj)
+    try:
+        entries = ReplayLedger(engine).audit(limit)
+    except Exception as exc:
+        raise ledger_error(exc) from exc
+    finally:
+        engine.dispose()
+    if as_json:
+        for e in entries:
+            document = {
+                "id": e.id,
+                "actor": e.actor,
+                "reason": e.reason,
+                "created_at": e.created_at.isoformat(),
+                "selection": e.selection,
+                "event_ids": e.event_ids,
+                "queued": e.queued,
+                "skipped": e.skipped,
+            }
+            click.echo(orjson.dumps(document).decode())
+        return
+    if not entries:
+        click.echo("no replays yet")
+        return
+    click.echo(f"{'ID':>5}  {'WHEN':19}  {'WHO':12}  {'QUEUED':>6}  {'SKIPPED':>7}  SELECTION / REASON")
+    for e in entries:
+        click.echo(
+            f"{e.id:>5}  {e.created_at:%Y-%m-%d %H:%M:%S}  {e.actor[:12]:12}  {e.queued:>6}  {e.skipped:>7}  "
+            f"{orjson.dumps(e.selection).decode()[:60]}  {e.reason or ''}"
+        )
