@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -173,16 +174,19 @@ def receiver_url(eduhook_settings: Settings, serve: Callable[[ASGIApp], RunningS
     return serve(create_app(eduhook_settings, redis_url=eduhook_settings.redis_url)).url
 
 
-@pytest.fixture
-def start_worker(eduhook_settings: Settings) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """``start_worker(**env)`` runs ``eduhook worker`` as a real process; all are stopped by PID."""
+@contextlib.contextmanager
+def eduhook_processes(
+    settings: Settings, name: str, command: list[str]
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """``start(*args, **env)`` runs ``eduhook <command> *args`` as a real process, logging to the
+    data dir; every process started is stopped by PID on exit."""
     started: list[subprocess.Popen[bytes]] = []
 
     def start(*args: str, **extra_env: str) -> subprocess.Popen[bytes]:
-        log = open(eduhook_settings.data_dir / f"worker-{len(started)}.log", "wb")  # noqa: SIM115
+        log = open(settings.data_dir / f"{name}-{len(started)}.log", "wb")  # noqa: SIM115
         process = subprocess.Popen(
-            [sys.executable, "-m", "eduhook.cli", "worker", "--pool", "threads", "-c", "2", *args],
-            env=settings_env(eduhook_settings, **extra_env),
+            [sys.executable, "-m", "eduhook.cli", *command, *args],
+            env=settings_env(settings, **extra_env),
             cwd=REPO_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -190,13 +194,38 @@ def start_worker(eduhook_settings: Settings) -> Iterator[Callable[..., subproces
         started.append(process)
         return process
 
-    eduhook_settings.data_dir.mkdir(parents=True, exist_ok=True)
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        yield start
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+@pytest.fixture
+def start_worker(eduhook_settings: Settings) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """``start_worker(*args, **env)`` runs ``eduhook worker`` as a real process."""
+    with eduhook_processes(eduhook_settings, "worker", ["worker", "--pool", "threads", "-c", "2"]) as start:
+        yield start
+
+
+# Retries and the scheduler fast enough for a test: due within a fraction of a second.
+FAST_RETRIES = {
+    "EDUHOOK_SCHEDULER_INTERVAL": "0.2",
+    "EDUHOOK_RETRY_FIRST_DELAY": "0.2",
+    "EDUHOOK_RETRY_MAX_DELAY": "0.5",
+    "EDUHOOK_RETRY_JITTER": "none",
+}
+
+
+@pytest.fixture
+def start_beat(eduhook_settings: Settings) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """``start_beat(**env)`` runs ``eduhook beat``, the scheduler, as a real process."""
+    with eduhook_processes(eduhook_settings, "beat", ["beat"]) as start:
+        yield start

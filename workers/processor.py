@@ -76,8 +76,9 @@ class EventProcessor:
             )
         else:
             result = self._run(handler, event)
-        outcome = result if isinstance(result, AttemptOutcome) else self._decide(event, number, result)
-        if not self.ledger.finish_attempt(event_id, number, outcome, self.clock()):
+        now = self.clock()
+        outcome = result if isinstance(result, AttemptOutcome) else self._decide(event, number, result, now)
+        if not self.ledger.finish_attempt(event_id, number, outcome, now):
             log.warning("event %s attempt %d finished after it was given up as lost", event_id, number)
             return "skipped"
         self._log(event, number, outcome)
@@ -102,7 +103,7 @@ class EventProcessor:
         status = SUCCEEDED if result.outcome == "succeeded" else IGNORED
         return AttemptOutcome(status=status, outcome=result.outcome, reason=result.reason)
 
-    def _decide(self, event: EventRecord, number: int, failure: Failure) -> AttemptOutcome:
+    def _decide(self, event: EventRecord, number: int, failure: Failure, now: dt.datetime) -> AttemptOutcome:
         decision = self.policy.decide(
             failure.error_class,
             number - event.retry_base,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import redis
 
 from eduhook.ledger import EventRecord
@@ -47,7 +50,25 @@ def block_first_time(event: EventRecord, ctx: HandlerContext) -> HandlerResult:
     return HandlerResult()
 
 
+def flaky(event: EventRecord, ctx: HandlerContext) -> HandlerResult:
+    """Fails transiently as often as ``event_data.failures`` says, then succeeds."""
+    client = _redis(ctx)
+    attempt = client.incr(f"test:attempts:{event.id}")
+    if attempt <= int(event.data.get("failures", 1)):
+        raise TransientError("partner busy", partner="appsembler", status_code=503)
+    client.rpush("test:handled", event.id)
+    return HandlerResult()
+
+
+def kill_worker(event: EventRecord, ctx: HandlerContext) -> None:
+    """Takes its whole worker process down, as a segfaulting library would (a poison event)."""
+    _redis(ctx).rpush("test:started", event.id)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def register(registry: HandlerRegistry) -> None:
+    registry.register("test.flaky", flaky)
+    registry.register("test.kill", kill_worker)
     registry.register("test.succeed", succeed)
     registry.register("order.approved", succeed)
     registry.register("test.skip", skip)

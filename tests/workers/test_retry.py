@@ -86,7 +86,11 @@ def test_retry_settings_come_from_the_environment_and_the_toml_file(
     monkeypatch.setenv("EDUHOOK_CONFIG", str(config))
     monkeypatch.setenv("EDUHOOK_RETRY_FIRST_DELAY", "2.5")
     settings = Settings()
-    assert (settings.retry_first_delay, settings.retry_max_attempts, settings.retry_jitter) == (2.5, 4, "none")
+    assert (settings.retry_first_delay, settings.retry_max_attempts, settings.retry_jitter) == (
+        2.5,
+        4,
+        "none",
+    )
     assert settings.retry_appsembler == RetryOverride(max_delay=90)
     assert RetryPolicy.from_settings(settings).backoff("appsembler") == Backoff(2.5, 90, 4, "none")
 
