@@ -38,4 +38,11 @@ class Problems:
             )
         worst = next((e for e in self.errors if isinstance(e, ConfigurationError)), first)
         kind = ConfigurationError if isinstance(worst, ConfigurationError) else PermanentError
-        raise kind(message, partner=worst.partner, status_code=worst.status_code, partner_code=worst.partner_code)
+        raise kind(
+            message, partner=worst.partner, status_code=worst.status_code, partner_code=worst.partner_code
+        )
+
+
+def stops_everything(error: EduhookError) -> bool:
+    """Errors after which further calls to the same partner are pointless (bad credentials)."""
+    return isinstance(error, ConfigurationError)

@@ -36,6 +36,7 @@ class World:
     seed: EduframeSeed
     order_id: int
     small_order_id: int
+    order_25_id: int
     unrouted_order_id: int
     students: list[int]
     no_phone_order_id: int
@@ -68,6 +69,7 @@ def world(serve: Callable[[ASGIApp], RunningServer]) -> World:
     order_id = seed.add_order(students=students, variant_id=nursing, status="active")
     small = [_student(seed, n) for n in range(100, 103)]
     small_order_id = seed.add_order(students=small, variant_id=nursing, status="active")
+    order_25_id = seed.add_order(students=[_student(seed, n) for n in range(300, 325)], variant_id=nursing)
     unrouted_order_id = seed.add_order(students=students[:1], variant_id=other, status="active")
     no_phone_order_id = seed.add_order(students=[_student(seed, 200, phone=None)], variant_id=nursing)
     product = seed.records["catalog_variants"][nursing]["product_id"]
@@ -84,7 +86,8 @@ def world(serve: Callable[[ASGIApp], RunningServer]) -> World:
         eduframe=serve(eduframe.create_app(data)).url,
         pennfoster=serve(pennfoster.create_app()).url,
         appsembler=serve(appsembler.create_app()).url,
-        seed=seed, order_id=order_id, small_order_id=small_order_id, unrouted_order_id=unrouted_order_id,
+        seed=seed, order_id=order_id, small_order_id=small_order_id, order_25_id=order_25_id,
+        unrouted_order_id=unrouted_order_id,
         students=students, no_phone_order_id=no_phone_order_id, lead_id=lead_id,
     )  # fmt: skip
 
