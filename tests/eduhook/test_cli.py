@@ -34,8 +34,8 @@ def test_help_describes_every_command() -> None:
 
 
 def test_db_upgrade_is_repeatable(eduhook_settings: Settings) -> None:
-    assert "ledger schema at version 1" in _run(eduhook_settings, "db", "upgrade")
-    assert _run(eduhook_settings, "db", "upgrade").strip() == "ledger schema at version 1"
+    assert "ledger schema at version 2" in _run(eduhook_settings, "db", "upgrade")
+    assert _run(eduhook_settings, "db", "upgrade").strip() == "ledger schema at version 2"
 
 
 def test_events_list_and_show_redacted(receiver_url: str, eduhook_settings: Settings) -> None:

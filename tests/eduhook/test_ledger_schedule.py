@@ -45,6 +45,20 @@ def test_upgrade_is_repeatable_and_reaches_the_newest_version(ledger: EventLedge
     assert {"retry_base", "last_partner", "last_http_status", "last_partner_code"} <= columns
 
 
+def test_a_version_1_ledger_gains_the_failure_columns_and_keeps_its_events(ledger: EventLedger) -> None:
+    ledger.insert_batch([new("old", "k-old")])
+    with ledger.engine.begin() as conn:  # back to what version 1 had
+        conn.execute(sa.text("DROP INDEX ix_events_status_received"))
+        for column in ("last_partner", "last_http_status", "last_partner_code", "retry_base"):
+            conn.execute(sa.text(f"ALTER TABLE events DROP COLUMN {column}"))
+        conn.execute(sa.text("DROP TABLE replays"))
+        conn.execute(sa.text("DELETE FROM schema_version WHERE version = 2"))
+    assert upgrade(ledger.engine) == (1, 2)
+    old = EventLedger(ledger.engine).get("old")
+    assert old is not None and (old.retry_base, old.last_partner) == (0, None)
+    assert sa.inspect(ledger.engine).has_table("replays")
+
+
 def test_a_failed_event_is_due_at_its_time_and_taken_once(ledger: EventLedger) -> None:
     ledger.insert_batch([new("e1", "k1")])
     fail(ledger, "e1", T0, retry_in=7)
