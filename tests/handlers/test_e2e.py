@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from eduhook.ledger import EventLedger, EventRecord, create_engine_for
 from eduhook.settings import Settings
-from tests.conftest import TEST_TOKEN, wait_until
+from tests.conftest import REPO_ROOT, TEST_TOKEN, settings_env, wait_until
 from tests.handlers.conftest import ACCOUNTS, BULK, COURSE_KEY, LEARNERS, PROGRAM, World
-from workers.messages import process_event_message
 
 
 def webhook(receiver: str, event: str, **data: Any) -> str:
@@ -38,7 +37,7 @@ def finished(settings: Settings, *event_ids: str, timeout: float = 60) -> list[E
 
     def all_done() -> list[EventRecord] | None:
         events = [ledger.get(i) for i in event_ids]
-        if all(e is not None and e.status in ("succeeded", "ignored", "failed") for e in events):
+        if all(e is not None and e.status in ("succeeded", "ignored", "failed", "dead") for e in events):
             return [e for e in events if e is not None]
         return None
 
@@ -49,9 +48,12 @@ def finished(settings: Settings, *event_ids: str, timeout: float = 60) -> list[E
 
 
 def rerun(settings: Settings, event_id: str) -> None:
-    """What a replay does: queue the event again."""
-    assert settings.redis_url
-    redis.Redis.from_url(settings.redis_url).lpush("eduhook", process_event_message(event_id))
+    """``eduhook replay ID``: the event is queued again with a fresh retry budget."""
+    replayed = subprocess.run(
+        [sys.executable, "-m", "eduhook.cli", "replay", event_id, "--reason", "test re-run"],
+        env=settings_env(settings), cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert replayed.returncode == 0, replayed.stderr
 
 
 StartWorker = Callable[..., subprocess.Popen[bytes]]
@@ -181,7 +183,7 @@ def test_lead_no_route_and_permanent_errors(
     [lead_call] = world.calls(world.pennfoster, "/api/v3/b2b/leads")
     assert len(lead_call["body"]) == 1
     assert (unrouted.status, unrouted.status_reason) == ("ignored", "no route")
-    assert no_phone.status == "failed" and no_phone.last_error_class == "permanent"
+    assert no_phone.status == "dead" and no_phone.last_error_class == "permanent"
     user_id = world.seed.records["orders"][world.no_phone_order_id]["order_items"][0]["student_id"]
     assert "phone" in (no_phone.last_error or "") and str(user_id) in (no_phone.last_error or "")
     assert "example.com" not in (no_phone.last_error or "")
@@ -191,7 +193,7 @@ def test_lead_no_route_and_permanent_errors(
         json={"code": "E601400001", "count": 1, "target": "learners"},
     )
     [rejected] = finished(eduhook_settings, webhook(receiver_url, "order.approved", id=world.small_order_id))
-    assert rejected.status == "failed" and rejected.last_error_class == "permanent"
+    assert rejected.status == "dead" and rejected.last_error_class == "permanent"
     assert "E601400001 (Country is invalid)" in (rejected.last_error or "")
 
 
