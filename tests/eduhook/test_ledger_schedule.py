@@ -166,12 +166,16 @@ def test_a_replay_gives_a_fresh_budget_and_is_audited(ledger: EventLedger) -> No
     assert replays.matching_ids(EventFilter(status="dead", partner="pennfoster")) == ["dead"]
 
     ids = ["dead", "done", "busy", "waiting", "nope"]
-    audit = replays.open_audit(actor="ops", reason="partner fixed", selection={"ids": ids}, event_ids=ids, now=T0)
+    audit = replays.open_audit(
+        actor="ops", reason="partner fixed", selection={"ids": ids}, event_ids=ids, now=T0
+    )
     batch = replays.replay(audit, ids, T0)
     assert batch.queued == ["dead", "waiting"]
     assert batch.skipped == {
-        "done": "succeeded; --force replays it anyway", "busy": "being processed now", "nope": "unknown event",
-    }  # fmt: skip
+        "done": "succeeded; --force replays it anyway",
+        "busy": "being processed now",
+        "nope": "unknown event",
+    }
     replayed = ledger.get("dead")
     assert replayed is not None
     assert (replayed.status, replayed.retry_base, replayed.attempts_in_budget) == ("queued", 1, 0)

@@ -110,6 +110,11 @@ def test_a_permanent_item_error_is_dead_after_one_attempt_with_its_code(
     assert (event.status, event.attempts, event.last_error_class) == ("dead", 1, "permanent")
     assert (event.last_partner, event.last_partner_code) == ("pennfoster", "E601400001")
     assert len(learners_at_pennfoster(world)) == 2  # the other two learners are in
+    # One ERROR line says so, for alerts, with ids and codes but nothing personal.
+    log = (eduhook_settings.data_dir / "worker-0.log").read_text()
+    [line] = [line for line in log.splitlines() if f"event {event.id} (order.approved) is dead" in line]
+    assert " ERROR " in line and "code=E601400001" in line and "partner=pennfoster" in line
+    assert "example.com" not in log and "Tester" not in log
 
 
 def snapshot(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
@@ -171,25 +176,35 @@ def test_dead_after_a_long_outage_then_replayed_once_the_partner_is_back(
         base: len(httpx.get(base + "/_sandbox/requests").json()) for base in requests_before
     }
 
-    # Penn Foster is back: the replay enrolls every learner once, and says who did it and why.
+    # Penn Foster is back: the replay enrolls every learner once, and says who did it and why. A
+    # second operator replaying the same events by id while they run duplicates nothing.
     assert httpx.delete(world.pennfoster + "/_sandbox/faults").status_code == 200
     replayed = eduhook(eduhook_settings, "replay", "--dead", "--reason", "Penn Foster outage over", "--yes",
                        "--actor", "ops-test", "--json")  # fmt: skip
     assert replayed.returncode == 0, replayed.stderr
+    rival_args = [*ids, "--force", "--reason", "me too", "--actor", "rival"]
+    rival = subprocess.Popen(
+        [sys.executable, "-m", "eduhook.cli", "replay", *rival_args],
+        env=settings_env(eduhook_settings),
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     result = orjson.loads(replayed.stdout)
     assert (result["queued"], result["skipped"]) == (2, 0)
+    rival.wait(60)
     done = settled(eduhook_settings, *ids)
     assert [e.status for e in done] == ["succeeded"] * 2, [e.last_error for e in done]
     learners = learners_at_pennfoster(world)
     assert len(learners) == len(set(learners)) == 3 + 25
     assert len(world.calls(world.appsembler, BULK)) == 2  # one per order, none again on replay
-    [entry] = [
-        orjson.loads(line)
-        for line in eduhook(eduhook_settings, "audit", "list", "--json").stdout.splitlines()
-    ]
-    assert (entry["actor"], entry["reason"], entry["queued"], sorted(entry["event_ids"])) == (
-        "ops-test", "Penn Foster outage over", 2, sorted(ids),
-    )  # fmt: skip
+    audit = eduhook(eduhook_settings, "audit", "list", "--json").stdout.splitlines()
+    [entry] = [e for e in map(orjson.loads, audit) if e["actor"] == "ops-test"]
+    assert (entry["reason"], entry["queued"], sorted(entry["event_ids"])) == (
+        "Penn Foster outage over",
+        2,
+        sorted(ids),
+    )
     assert entry["selection"] == {"filter": {"status": "dead"}}
 
     # Nothing is left to replay: a clear message, exit code 1, nothing queued.
