@@ -9,9 +9,11 @@ import orjson
 
 from eduhook.cli.selection import (
     attempt_detail,
+    echo_listing,
     engine_of,
     event_filter,
     filter_options,
+    find_events,
     ledger_error,
     summary,
 )
@@ -47,31 +49,19 @@ def dlq() -> None:
 @click.pass_obj
 def list_dead(obj: Context, /, limit: int, as_json: bool, **options: Any) -> None:
     """List dead events, newest first, with the partner and error of their last attempt."""
-    from eduhook.ledger import EventLedger
-
-    ledger = EventLedger(engine_of(obj))
-    try:
-        found = ledger.search(where=event_filter(DEAD, options), limit=limit)
-    except Exception as exc:
-        raise ledger_error(exc) from exc
-    finally:
-        ledger.engine.dispose()
-    if as_json:
-        for event in found:
-            click.echo(orjson.dumps(summary(event)).decode())
-        return
-    if not found:
-        click.echo("no dead events")
-        return
-    click.echo(
-        f"{'ID':36}  {'TYPE':20}  {'EDUCATOR':12}  {'PARTNER':10}  {'CLASS':13}  {'CODE':10}  TRIES  REASON"
-    )
-    for e in found:
-        click.echo(
+    echo_listing(
+        find_events(obj, event_filter(DEAD, options), limit),
+        as_json=as_json,
+        document=summary,
+        empty="no dead events",
+        header=f"{'ID':36}  {'TYPE':20}  {'EDUCATOR':12}  {'PARTNER':10}  {'CLASS':13}  {'CODE':10}  TRIES"
+        "  REASON",
+        row=lambda e: (
             f"{e.id:36}  {e.event_type[:20]:20}  {e.educator[:12]:12}  {(e.last_partner or '-'):10}  "
             f"{(e.last_error_class or '-'):13}  {(e.last_partner_code or e.last_http_status or '-')!s:10}  "
             f"{e.attempts:>5}  {e.status_reason or ''}"
-        )
+        ),
+    )
 
 
 @dlq.command("show")

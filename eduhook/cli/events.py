@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import click
 import orjson
 
-from eduhook.cli.selection import attempt_detail, engine_of, ledger_error, summary
+from eduhook.cli.selection import attempt_detail, echo_listing, engine_of, find_events, summary
+from eduhook.ledger.filters import EventFilter
 from eduhook.ledger.schema import EVENT_STATUSES
 from eduhook.redact import redact
 
@@ -38,26 +39,17 @@ def list_events(
     obj: Context, status: str | None, event_type: str | None, educator: str | None, limit: int, as_json: bool
 ) -> None:
     """List the newest events."""
-    ledger = _ledger(obj)
-    try:
-        found = ledger.search(status=status, event_type=event_type, educator=educator, limit=limit)
-    except Exception as exc:
-        raise ledger_error(exc) from exc
-    finally:
-        ledger.engine.dispose()
-    if as_json:
-        for event in found:
-            click.echo(orjson.dumps(summary(event)).decode())
-        return
-    if not found:
-        click.echo("no events")
-        return
-    click.echo(f"{'ID':36}  {'TYPE':24}  {'EDUCATOR':16}  {'STATUS':10}  {'TRIES':>5}  RECEIVED")
-    for e in found:
-        click.echo(
+    echo_listing(
+        find_events(obj, EventFilter(status=status, event_type=event_type, educator=educator), limit),
+        as_json=as_json,
+        document=summary,
+        empty="no events",
+        header=f"{'ID':36}  {'TYPE':24}  {'EDUCATOR':16}  {'STATUS':10}  {'TRIES':>5}  RECEIVED",
+        row=lambda e: (
             f"{e.id:36}  {e.event_type[:24]:24}  {e.educator[:16]:16}  {e.status:10}  {e.attempts:>5}  "
             f"{e.received_at:%Y-%m-%d %H:%M:%S}"
-        )
+        ),
+    )
 
 
 @events.command("show")

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import click
 import orjson
 
-from eduhook.cli.selection import engine_of, event_filter, filter_options, ledger_error
-from eduhook.ledger.replays import ReplayLedger, skip_reason
+from eduhook.cli.selection import echo_listing, engine_of, event_filter, filter_options, ledger_error
+from eduhook.ledger.replays import AuditEntry, ReplayLedger, skip_reason
 from eduhook.ledger.schema import DEAD, FAILED
 
 if TYPE_CHECKING:
@@ -256,26 +256,27 @@ def audit_list(obj: Context, limit: int, as_json: bool) -> None:
         raise ledger_error(exc) from exc
     finally:
         engine.dispose()
-    if as_json:
-        for e in entries:
-            document = {
-                "id": e.id,
-                "actor": e.actor,
-                "reason": e.reason,
-                "created_at": e.created_at.isoformat(),
-                "selection": e.selection,
-                "event_ids": e.event_ids,
-                "queued": e.queued,
-                "skipped": e.skipped,
-            }
-            click.echo(orjson.dumps(document).decode())
-        return
-    if not entries:
-        click.echo("no replays yet")
-        return
-    click.echo(f"{'ID':>5}  {'WHEN':19}  {'WHO':12}  {'QUEUED':>6}  {'SKIPPED':>7}  SELECTION / REASON")
-    for e in entries:
-        click.echo(
+    echo_listing(
+        entries,
+        as_json=as_json,
+        document=audit_document,
+        empty="no replays yet",
+        header=f"{'ID':>5}  {'WHEN':19}  {'WHO':12}  {'QUEUED':>6}  {'SKIPPED':>7}  SELECTION / REASON",
+        row=lambda e: (
             f"{e.id:>5}  {e.created_at:%Y-%m-%d %H:%M:%S}  {e.actor[:12]:12}  {e.queued:>6}  {e.skipped:>7}  "
             f"{orjson.dumps(e.selection).decode()[:60]}  {e.reason or ''}"
-        )
+        ),
+    )
+
+
+def audit_document(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "actor": entry.actor,
+        "reason": entry.reason,
+        "created_at": entry.created_at.isoformat(),
+        "selection": entry.selection,
+        "event_ids": entry.event_ids,
+        "queued": entry.queued,
+        "skipped": entry.skipped,
+    }

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+import orjson
 
 from eduhook.ledger.filters import EventFilter
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from eduhook.ledger.events import AttemptRecord
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 ERROR_CLASSES = ("transient", "permanent", "configuration", "unexpected", "lost")
 
 
@@ -29,6 +31,41 @@ def engine_of(obj: Context) -> Engine:
 
 def ledger_error(exc: Exception) -> click.ClickException:
     return click.ClickException(f"cannot read the ledger: {type(exc).__name__} (run `eduhook db upgrade`?)")
+
+
+def find_events(obj: Context, where: EventFilter, limit: int) -> list[EventRecord]:
+    """The newest events a filter selects, or a clear error when the ledger cannot be read."""
+    from eduhook.ledger import EventLedger
+
+    ledger = EventLedger(engine_of(obj))
+    try:
+        return ledger.search(where=where, limit=limit)
+    except Exception as exc:
+        raise ledger_error(exc) from exc
+    finally:
+        ledger.engine.dispose()
+
+
+def echo_listing(
+    items: Sequence[T],
+    *,
+    as_json: bool,
+    document: Callable[[T], dict[str, Any]],
+    empty: str,
+    header: str,
+    row: Callable[[T], str],
+) -> None:
+    """A listing as every command prints it: one JSON object per line, or a table."""
+    if as_json:
+        for item in items:
+            click.echo(orjson.dumps(document(item)).decode())
+        return
+    if not items:
+        click.echo(empty)
+        return
+    click.echo(header)
+    for item in items:
+        click.echo(row(item))
 
 
 class UTCTime(click.ParamType):  # type: ignore[type-arg,unused-ignore]
