@@ -61,8 +61,8 @@ class Selection:
 )
 @click.option(
     "--rate",
-    type=click.FloatRange(min=0.1),
-    default=20.0,
+    type=click.IntRange(min=1),
+    default=20,
     show_default=True,
     help="Events queued per second.",
 )
@@ -78,7 +78,7 @@ def replay(
     force: bool,
     yes: bool,
     dry_run: bool,
-    rate: float,
+    rate: int,
     as_json: bool,
     **options: Any,
 ) -> None:
@@ -176,7 +176,7 @@ def _replay(
     selection: Selection,
     actor: str,
     reason: str | None,
-    rate: float,
+    rate: int,
     as_json: bool,
 ) -> None:
     import redis
@@ -189,9 +189,8 @@ def _replay(
     handle = resolve_redis(obj.settings)
     broker = redis.Redis.from_url(handle.url)
     pace = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
-    per_second = max(1, int(rate))
-    budget = RateLimitItemPerSecond(per_second)
-    chunk_size = min(MAX_CHUNK, per_second)
+    budget = RateLimitItemPerSecond(rate)
+    chunk_size = min(MAX_CHUNK, rate)
     queued: list[str] = []
     skipped: dict[str, str] = {}
     audit_id = replays.open_audit(

@@ -27,7 +27,7 @@ def invoke(settings: Settings, *args: str, stdin: str | None = None) -> Result:
 def ledger(eduhook_settings: Settings) -> EventLedger:
     """A ledger holding one dead, one succeeded and one received event."""
     ledger = EventLedger(create_engine_for(eduhook_settings.effective_database_url))
-    ledger.insert_batch([new("dead-1", "k1"), new("done-1", "k2"), new("new-1", "k3")])
+    ledger.insert_batch([new("dead-1", "k1"), new("done-1", "k2"), new("new-1", "k3"), new("wait-1", "k4")])
     dead = AttemptOutcome(
         status="dead",
         outcome="failed",
@@ -107,6 +107,14 @@ def test_a_replay_by_id_queues_it_with_a_fresh_budget_and_is_audited(
     )
     table = invoke(eduhook_settings, "audit", "list").output
     assert "ana" in table and "fixed" in table
+
+
+def test_failed_runs_waiting_retries_now(eduhook_settings: Settings, ledger: EventLedger) -> None:
+    result = invoke(eduhook_settings, "replay", "--failed", "--reason", "partner is back", "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.output.splitlines()[-1])["queued_ids"] == ["wait-1"]
+    event = ledger.get("wait-1")
+    assert event is not None and (event.status, event.next_attempt_at) == ("queued", None)
 
 
 def test_dlq_list_stats_and_show(eduhook_settings: Settings, ledger: EventLedger) -> None:
