@@ -25,7 +25,7 @@ def invoke(settings: Settings, *args: str, stdin: str | None = None) -> Result:
 
 @pytest.fixture
 def ledger(eduhook_settings: Settings) -> EventLedger:
-    """A ledger holding one dead, one succeeded and one received event."""
+    """A ledger holding one dead, one succeeded, one received and one failed event."""
     ledger = EventLedger(create_engine_for(eduhook_settings.effective_database_url))
     ledger.insert_batch([new("dead-1", "k1"), new("done-1", "k2"), new("new-1", "k3"), new("wait-1", "k4")])
     dead = AttemptOutcome(
@@ -37,10 +37,14 @@ def ledger(eduhook_settings: Settings) -> EventLedger:
         partner="pennfoster",
         partner_code="E601400001",
     )
-    for event_id, outcome in (
-        ("dead-1", dead),
-        ("done-1", AttemptOutcome(status="succeeded", outcome="succeeded")),
-    ):
+    later = AttemptOutcome(
+        status="failed",
+        outcome="failed",
+        error_class="transient",
+        next_attempt_at=NOW + dt.timedelta(hours=1),
+    )
+    succeeded = AttemptOutcome(status="succeeded", outcome="succeeded")
+    for event_id, outcome in (("dead-1", dead), ("done-1", succeeded), ("wait-1", later)):
         began = ledger.begin_attempt(event_id, "w", NOW)
         assert began is not None
         ledger.finish_attempt(event_id, began[1], outcome, NOW)
