@@ -90,18 +90,21 @@ def test_missing_or_wrong_token_is_401_and_not_recorded(
     assert ledger_for(eduhook_settings).search() == []
 
 
-def test_body_over_one_mebibyte_is_413_before_auth(receiver_url: str) -> None:
+def test_body_over_one_mebibyte_is_413_before_auth(receiver_url: str, eduhook_settings: Settings) -> None:
     big = json.dumps(envelope(blob="x" * (1024 * 1024))).encode()
     assert post(receiver_url, big, token="wrong").status_code == 413
+    assert post(receiver_url, big).status_code == 413
+    assert ledger_for(eduhook_settings).search() == []
 
 
-def test_chunked_oversized_body_is_413(receiver_url: str) -> None:
+def test_chunked_oversized_body_is_413(receiver_url: str, eduhook_settings: Settings) -> None:
     def chunks() -> Any:
         for _ in range(20):
             yield b"x" * 65536
 
     response = httpx.post(receiver_url + URL, params={"token": TEST_TOKEN}, content=chunks(), timeout=10)
     assert response.status_code == 413
+    assert ledger_for(eduhook_settings).search() == []
 
 
 def test_malformed_json_is_400(receiver_url: str, eduhook_settings: Settings) -> None:
@@ -120,10 +123,13 @@ def test_malformed_json_is_400(receiver_url: str, eduhook_settings: Settings) ->
         ([1, 2, 3], {"body"}),
     ],
 )
-def test_invalid_envelope_is_422_naming_fields(receiver_url: str, body: Any, fields: set[str]) -> None:
+def test_invalid_envelope_is_422_naming_fields(
+    receiver_url: str, eduhook_settings: Settings, body: Any, fields: set[str]
+) -> None:
     response = post(receiver_url, body)
     assert response.status_code == 422
     assert set(response.json()["fields"]) == fields
+    assert ledger_for(eduhook_settings).search() == []
 
 
 def test_educator_not_allowed_is_403(receiver_url: str, eduhook_settings: Settings) -> None:
