@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -57,10 +57,15 @@ def redis_url(redis_server: str) -> Iterator[str]:
     yield redis_server
 
 
+def postgres_required(env: Mapping[str, str]) -> bool:
+    """``EDUHOOK_TEST_REQUIRE_POSTGRES``: 1/true/yes fail the PostgreSQL tests without a server; 0 skips."""
+    return env.get("EDUHOOK_TEST_REQUIRE_POSTGRES", "").strip().lower() not in ("", "0", "false", "no")
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     if not _reachable(POSTGRES_URL, 5432):
-        if os.environ.get("EDUHOOK_TEST_REQUIRE_POSTGRES"):
+        if postgres_required(os.environ):
             pytest.fail(f"PostgreSQL required but not reachable at {POSTGRES_URL}")
         pytest.skip("PostgreSQL is not reachable; set EDUHOOK_TEST_POSTGRES_URL")
     return POSTGRES_URL

@@ -18,7 +18,6 @@ from handlers.orders import order_approved, order_withdrawn
 from handlers.registry import HandlerResult
 from tests.handlers.conftest import LEARNERS, World
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
 
