@@ -73,3 +73,20 @@ def test_deleted_enrollment_is_undone_only_once_eduframe_confirms(world: World, 
 def test_event_without_an_id_is_permanent(world: World, ctx: HandlerContext) -> None:
     with pytest.raises(PermanentError, match=r"event_data\.id is missing or not an id"):
         order_approved(event("order.approved", id="abc"), ctx)
+
+
+def test_a_forged_payload_enrolls_only_the_real_orders_students(world: World, ctx: HandlerContext) -> None:
+    real = world.seed.records["orders"][world.small_order_id]["order_items"]
+    forged = event(
+        "order.approved", id=world.small_order_id, status="approved",
+        order_items=[{"student_id": s} for s in world.students[:5]], students=world.students[:5],
+    )  # fmt: skip
+    assert order_approved(forged, ctx) == HandlerResult()
+    created = {
+        item["learner_info"]["alternate_id"]
+        for call in world.calls(world.pennfoster, LEARNERS)
+        for item in call["body"]
+    }
+    real_ids = {item["student_id"] if isinstance(item, dict) else item for item in real}
+    assert created == {f"eduframe:acme:{student}" for student in real_ids}
+    assert not {f"eduframe:acme:{student}" for student in world.students[:5]} & created
