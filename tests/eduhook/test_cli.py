@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -114,22 +116,43 @@ def test_dev_runs_everything_with_embedded_redis_and_stops_cleanly(tmp_path: Pat
         os.kill(marker["pid"], 0)  # the embedded Redis is gone too
 
 
-def test_flower_serves_its_dashboard_for_our_broker(tmp_path: Path, redis_url: str) -> None:
+def test_flower_shows_a_processed_events_task(
+    receiver_url: str, eduhook_settings: Settings, start_worker: Callable[..., subprocess.Popen[bytes]]
+) -> None:
     port = free_loopback_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDUHOOK_")}
-    env.update(EDUHOOK_REDIS_URL=redis_url, EDUHOOK_DATA_DIR=str(tmp_path), PYTHONPATH=str(REPO_ROOT))
-    with (tmp_path / "flower.log").open("wb") as log:
+    start_worker()
+    with (eduhook_settings.data_dir / "flower.log").open("wb") as log:
         flower = subprocess.Popen([sys.executable, "-m", "eduhook.cli", "flower", "--port", str(port)],
-                                  env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+                                  env=settings_env(eduhook_settings, FLOWER_UNAUTHENTICATED_API="true"),
+                                  cwd=REPO_ROOT, stdout=log,
+                                  stderr=subprocess.STDOUT)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
     try:
 
-        def dashboard() -> bool:
+        def answers(path: str) -> Any:
+            """The page's JSON (or True for HTML) once it answers 200; None before."""
             try:
-                return httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200
+                response = httpx.get(base + path, timeout=2)
             except httpx.TransportError:
-                return False
+                return None
+            if response.status_code != 200:
+                return None
+            return response.json() if path.startswith("/api") else True
 
-        assert wait_until(dashboard, 30, what="Flower to answer")
+        assert wait_until(lambda: answers("/"), 30, what="Flower to answer")
+        # Flower switches task events on in the worker; events sent before that are not seen.
+        assert wait_until(lambda: answers("/api/workers?refresh=1"), 30, what="Flower to see the worker")
+        sent: list[str] = []
+
+        def task_seen() -> bool:
+            sent.append(post(receiver_url, envelope("test.succeed", id=len(sent))).json()["event_id"])
+            tasks = answers("/api/tasks") or {}
+            return any(
+                t.get("name") == "eduhook.process_event" and any(i in (t.get("args") or "") for i in sent)
+                for t in tasks.values()
+            )
+
+        assert wait_until(task_seen, 60, what="the event's task in Flower's /api/tasks")
     finally:
         flower.terminate()
         flower.wait(15)
