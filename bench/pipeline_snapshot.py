@@ -38,8 +38,8 @@ def code_state() -> str:
     return f"working tree at commit {commit} with uncommitted edits to {', '.join(edited)}"
 
 
-def rerun_from_snapshot(argv: list[str], timeout: float) -> int:
-    """Unpack HEAD into a temporary directory and run ``bench.pipeline`` from there (by PID)."""
+def rerun_from_snapshot(argv: list[str], timeout: float, module: str = "bench.pipeline") -> int:
+    """Unpack HEAD into a temporary directory and run ``module`` from there (by PID)."""
     commit = _git("rev-parse", "--short", "HEAD")
     if not commit:
         raise SystemExit("not a git checkout: use --no-snapshot")
@@ -48,8 +48,8 @@ def rerun_from_snapshot(argv: list[str], timeout: float) -> int:
         archive = subprocess.run(["git", "archive", "HEAD"], cwd=REPO_ROOT, capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(directory)], input=archive.stdout, check=True)
         env = {**os.environ, "PYTHONPATH": str(directory), SNAPSHOT_ENV: commit}
-        print(f"[pipeline] measuring commit {commit} from a clean copy in {directory}", file=sys.stderr)
-        child = subprocess.Popen([sys.executable, "-m", "bench.pipeline", *argv], cwd=directory, env=env)
+        print(f"[{module}] measuring commit {commit} from a clean copy in {directory}", file=sys.stderr)
+        child = subprocess.Popen([sys.executable, "-m", module, *argv], cwd=directory, env=env)
         try:
             return child.wait(timeout)
         except (subprocess.TimeoutExpired, KeyboardInterrupt):
