@@ -23,7 +23,7 @@ SNAPSHOT_ENV = "EDUHOOK_BENCH_SNAPSHOT"  # set in the re-run process: "<commit>"
 
 def _git(*args: str) -> str:
     done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
-    return done.stdout.strip()
+    return done.stdout.rstrip()  # not strip(): porcelain lines begin with a space
 
 
 def code_state() -> str:
