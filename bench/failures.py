@@ -17,17 +17,17 @@ import datetime as dt
 import os
 import shlex
 import sys
-from pathlib import Path
 from typing import Any
 
 from bench.failures_replay import ReplayResult, run_replay
-from bench.failures_report import FailuresReport, render, write_section
+from bench.failures_report import FailuresReport, render
 from bench.harness import hard_limit, wait_for_quiet
 from bench.pipeline import DEFAULT_CONCURRENCY, DEFAULT_WORKERS
 from bench.pipeline_run import RunResult, RunSpec, run_once
 from bench.pipeline_sandboxes import LEARNERS_PATH
 from bench.pipeline_snapshot import SNAPSHOT_ENV, code_state, rerun_from_snapshot
 from bench.procs import REPO_ROOT, BenchError, machine_info
+from bench.results import add_output_options, publish
 
 COMMAND_ENV = "EDUHOOK_BENCH_COMMAND"
 NEVER_ENDS = 10_000_000  # a fault's count that outlasts any run
@@ -49,12 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--interval", type=float, default=0.5, help="EDUHOOK_SCHEDULER_INTERVAL (0.5)")
     parser.add_argument("--timeout", type=float, default=300.0, help="hard limit per run, s (default 300)")
     parser.add_argument("--quiet-wait", type=float, default=60.0, help="wait for a quiet machine, s (60)")
-    parser.add_argument("--results", type=Path, default=REPO_ROOT / "bench" / "RESULTS.md")
-    parser.add_argument(
-        "--no-snapshot", dest="snapshot", action="store_false",
-        help="measure the working tree as it is, not a clean copy of HEAD",
-    )  # fmt: skip
-    parser.add_argument("--no-write", action="store_true", help="print the section instead of writing it")
+    add_output_options(parser, REPO_ROOT / "bench" / "RESULTS.md", snapshot=True)
     return parser.parse_args(argv)
 
 
@@ -150,12 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             report.replay = outcome
         else:
             report.failed.append(("replay", outcome))
-    section = render(report)
-    if args.no_write:
-        print(section)
-    else:
-        write_section(args.results, section)
-        print(f"[failures] wrote the Failure handling section of {args.results}", file=sys.stderr)
+    publish(render(report), args.results, write=not args.no_write, tag="failures", title="Failure handling")
     return 1 if report.failed else 0
 
 

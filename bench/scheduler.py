@@ -33,7 +33,8 @@ from bench.harness import hard_limit
 from bench.pipeline_measure import backend_cpu
 from bench.pipeline_snapshot import code_state
 from bench.procs import REPO_ROOT, BenchError, machine_info
-from bench.scheduler_report import Case, SchedulerReport, render, write_section
+from bench.results import add_output_options, publish
+from bench.scheduler_report import Case, SchedulerReport, render
 from bench.targets import postgres_database, postgres_reachable, postgres_version
 from eduhook.ledger import EventLedger, create_engine_for
 from eduhook.ledger.database import upgrade
@@ -54,8 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=30, help="timed runs per case (default 30)")
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both", help="(both)")
     parser.add_argument("--timeout", type=float, default=300.0, help="hard limit per database, s (300)")
-    parser.add_argument("--results", type=Path, default=REPO_ROOT / "bench" / "RESULTS.md")
-    parser.add_argument("--no-write", action="store_true", help="print the section instead of writing it")
+    add_output_options(parser, REPO_ROOT / "bench" / "RESULTS.md", snapshot=False)
     return parser.parse_args(argv)
 
 
@@ -224,12 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         if "postgres" in databases and not postgres_reachable(ADMIN_POSTGRES):
             report.machine["postgresql"] = postgres_version(ADMIN_POSTGRES)
     report.machine["commit"] = report.code
-    section = render(report)
-    if args.no_write:
-        print(section)
-    else:
-        write_section(args.results, section)
-        print(f"[scheduler] wrote the Scheduler section of {args.results}", file=sys.stderr)
+    publish(render(report), args.results, write=not args.no_write, tag="scheduler", title="Scheduler")
     return 1 if report.failed else 0
 
 
