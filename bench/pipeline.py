@@ -16,16 +16,14 @@ import argparse
 import datetime as dt
 import os
 import shlex
-import signal
 import sys
-import time
 from pathlib import Path
-from types import FrameType
 
+from bench.harness import hard_limit, wait_for_quiet
 from bench.pipeline_report import Report, render, write_section
 from bench.pipeline_run import RunResult, RunSpec, run_once, shape_label
 from bench.pipeline_snapshot import SNAPSHOT_ENV, code_state, rerun_from_snapshot
-from bench.procs import REPO_ROOT, BenchError, machine_busy_seconds, machine_info
+from bench.procs import REPO_ROOT, BenchError, machine_info
 from bench.targets import postgres_reachable
 
 # Chosen with --sweep (see RESULTS.md): one threads-pool process needs ~16 ms of CPU per event, so a
@@ -38,32 +36,6 @@ COMMAND_ENV = "EDUHOOK_BENCH_COMMAND"  # the command as typed, for the report of
 # attempt is kept): the machine is shared with other benchmarks and tests.
 BUSY = 0.3
 ADMIN_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-class RunTimeout(BenchError):
-    """A run passed its hard time limit."""
-
-
-def _alarm(signum: int, frame: FrameType | None) -> None:
-    raise RunTimeout("hard time limit reached")
-
-
-def background_load(seconds: float = 1.0) -> float:
-    """Fraction of the machine's CPU busy over ``seconds`` (copied from bench.receiver)."""
-    busy0, total0 = machine_busy_seconds()
-    time.sleep(seconds)
-    busy1, total1 = machine_busy_seconds()
-    return (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
-
-
-def wait_for_quiet(limit: float, threshold: float = 0.15) -> float:
-    """Wait (at most ``limit`` s) until the machine is below ``threshold`` busy; return the last load."""
-    deadline = time.monotonic() + limit
-    load = background_load()
-    while load > threshold and time.monotonic() < deadline:
-        print(f"[pipeline] machine {load:.0%} busy with other work; waiting", file=sys.stderr)
-        load = background_load(2.0)
-    return load
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -151,14 +123,12 @@ def _run(spec: RunSpec, args: argparse.Namespace, number: str) -> RunResult | st
     print(f"[pipeline] {spec.label}: {spec.events} events at {spec.rate:g}/s …", file=sys.stderr)
     wait_for_quiet(args.quiet_wait)
     keep = args.keep / f"run-{number}" if args.keep else None
-    signal.setitimer(signal.ITIMER_REAL, args.timeout)
     try:
-        result = run_once(spec, keep)
+        with hard_limit(args.timeout):
+            result = run_once(spec, keep)
     except BenchError as exc:
         print(f"[pipeline] {spec.label} failed: {exc}", file=sys.stderr)
         return str(exc).splitlines()[0]
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
     print(
         f"[pipeline] {spec.label}: {result.events_per_s:.1f} events/s"
         f" (second half {result.second_half_per_s:.1f}), {result.succeeded}/{spec.events} succeeded,"
@@ -180,7 +150,6 @@ def main(argv: list[str] | None = None) -> int:
         limit = attempts * (args.timeout + args.quiet_wait) + 300
         return rerun_from_snapshot([*argv, *overrides], timeout=limit)
     code = code_state()
-    signal.signal(signal.SIGALRM, _alarm)
     table, profile_spec = specs(args)
     runs: list[RunResult] = []
     failed: list[tuple[str, str]] = []

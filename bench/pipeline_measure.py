@@ -6,8 +6,10 @@ import math
 import re
 import time
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -16,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from bench.pipeline_sandboxes import TIMES_PATH
 from bench.procs import BenchError, cpu_seconds
-from eduhook.ledger.schema import effects, events
+from eduhook.ledger.schema import attempts, effects, events
 
 SETTLED = ("succeeded", "ignored", "failed", "dead")
 # Token endpoints are counted apart: they are per worker (cached), not per learner.
@@ -30,11 +32,14 @@ def status_counts(engine: Engine) -> Counter[str]:
         return Counter({str(status): int(count) for status, count in rows})
 
 
-def wait_settled(engine: Engine, expected: int, deadline: float, poll: float = 0.25) -> Counter[str]:
-    """Poll until ``expected`` events are in a settled status or ``deadline`` (monotonic) passes."""
+def wait_settled(
+    engine: Engine, expected: int, deadline: float, poll: float = 0.25, final: Iterable[str] = SETTLED
+) -> Counter[str]:
+    """Poll until ``expected`` events are in a ``final`` status or ``deadline`` (monotonic) passes."""
+    final = tuple(final)
     while True:
         counts = status_counts(engine)
-        if sum(counts[s] for s in SETTLED) >= expected or time.monotonic() > deadline:
+        if sum(counts[s] for s in final) >= expected or time.monotonic() > deadline:
             return counts
         time.sleep(poll)
 
@@ -94,6 +99,34 @@ def partner_calls(client: httpx.Client, url: str) -> Counter[str]:
 
 def clear_requests(client: httpx.Client, url: str) -> None:
     client.delete(url + "/_sandbox/requests").raise_for_status()
+
+
+def attempt_counts(engine: Engine) -> Counter[int]:
+    """How many events took 1, 2, … attempts (rows of ``attempts``, so replays count too)."""
+    per_event = sa.select(attempts.c.event_id, sa.func.count().label("n")).group_by(attempts.c.event_id)
+    sub = per_event.subquery()
+    query = sa.select(sub.c.n, sa.func.count()).group_by(sub.c.n)
+    with engine.connect() as conn:
+        return Counter({int(n): int(count) for n, count in conn.execute(query)})
+
+
+def add_faults(client: httpx.Client, url: str, faults: Iterable[Mapping[str, Any]]) -> None:
+    for fault in faults:
+        client.post(url + "/_sandbox/faults", json=dict(fault)).raise_for_status()
+
+
+def pennfoster_learners(client: httpx.Client, pennfoster_url: str) -> list[str]:
+    """The alternate id of every learner the Penn Foster sandbox holds: a duplicate shows twice."""
+    answer = client.get(pennfoster_url + "/_sandbox/state")
+    answer.raise_for_status()
+    return [str(learner["alternate_id"]) for learner in answer.json()["learners"]]
+
+
+def learner_statuses(client: httpx.Client, pennfoster_url: str) -> Counter[int]:
+    """HTTP status → how many ``POST /learners`` were answered with it (503s are the faults)."""
+    answer = client.get(pennfoster_url + TIMES_PATH)
+    answer.raise_for_status()
+    return Counter(int(call.get("status", 0)) for call in answer.json())
 
 
 def learner_arrivals(client: httpx.Client, pennfoster_url: str) -> dict[str, float]:

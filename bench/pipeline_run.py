@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -24,6 +25,7 @@ from bench.pipeline_world import EDUCATOR, PROGRAM, Pipeline, start_pipeline, st
 from bench.procs import BenchError, Child, Children, cpu_seconds, machine_busy_seconds
 from bench.targets import postgres_database, redis_target
 from eduhook.ledger import create_engine_for
+from eduhook.ledger.schema import FINAL_STATUSES
 from handlers.mapping.ids import alternate_id
 
 ADMIN_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -45,6 +47,17 @@ class RunSpec:
     worker_processes: int = 1
     drain_timeout: float = 120.0  # after the last webhook, how long events may take to settle
     profile: bool = False  # py-spy the (first) worker while the webhooks are sent
+    # Failure runs (bench.failures): Penn Foster faults set after the warm-up, settings for every
+    # eduhook process (retry delays), and ``eduhook beat`` so failed events are retried.
+    name: str = ""
+    penn_foster_faults: tuple[dict[str, Any], ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    beat: bool = False
+
+    @property
+    def final(self) -> tuple[str, ...]:
+        """The statuses an event ends in: with retries on, ``failed`` is only a wait."""
+        return FINAL_STATUSES if self.beat else measure.SETTLED
 
     @property
     def shape(self) -> str:
@@ -56,7 +69,7 @@ class RunSpec:
 
     @property
     def label(self) -> str:
-        return f"{self.database}, {self.shape}, {self.accounts}"
+        return self.name or f"{self.database}, {self.shape}, {self.accounts}"
 
 
 @dataclass
@@ -79,6 +92,9 @@ class RunResult:
     other_load: float = 0.0  # cores' worth of CPU used by processes outside this run
     profile: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    learners: list[str] = field(default_factory=list)  # alternate ids in Penn Foster's state
+    learner_statuses: Counter[int] = field(default_factory=Counter)  # HTTP status → POST /learners
+    attempts: Counter[int] = field(default_factory=Counter)  # attempts → events (warm-up left out)
 
     @property
     def succeeded(self) -> int:
@@ -104,8 +120,17 @@ def database(spec: RunSpec, work: Path) -> Iterator[str]:
         yield f"sqlite:///{work / 'ledger.db'}"
 
 
-def run_once(spec: RunSpec, keep: Path | None = None) -> RunResult:
-    """Start everything for ``spec``, measure, stop everything (by PID) however it ends."""
+@dataclass
+class World:
+    pipeline: Pipeline
+    redis_pid: int | None
+    children: Children
+    work: Path
+
+
+@contextlib.contextmanager
+def world(spec: RunSpec, keep: Path | None = None) -> Iterator[World]:
+    """Everything ``spec`` needs, running; stopped (by PID) and removed however the block ends."""
     with contextlib.ExitStack() as stack:
         work = keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="eduhook-pipeline-")))
         work.mkdir(parents=True, exist_ok=True)
@@ -117,11 +142,17 @@ def run_once(spec: RunSpec, keep: Path | None = None) -> RunResult:
         pipeline = start_pipeline(
             children, work, sandboxes, database_url=database_url, redis_url=redis.url,
             create_accounts=spec.create_accounts, pool=spec.pool, concurrency=spec.concurrency,
-            worker_processes=spec.worker_processes,
+            worker_processes=spec.worker_processes, extra_env=dict(spec.env), beat=spec.beat,
         )  # fmt: skip
-        profiler = Profiler(children, work) if spec.profile else None
-        return _measure(spec, pipeline, redis.pid, profiler)
-    raise AssertionError("unreachable")  # mypy: ExitStack may swallow exceptions
+        yield World(pipeline, redis.pid, children, work)
+
+
+def run_once(spec: RunSpec, keep: Path | None = None) -> RunResult:
+    """Start everything for ``spec``, measure, stop everything (by PID) however it ends."""
+    with world(spec, keep) as running:
+        profiler = Profiler(running.children, running.work) if spec.profile else None
+        return _measure(spec, running.pipeline, running.redis_pid, profiler)
+    raise AssertionError("unreachable")  # mypy: the context manager may swallow exceptions
 
 
 @dataclass
@@ -156,16 +187,18 @@ def _measure(
         warmup, *loaded = pipeline.sandboxes.enrollments
         if [e for e, _ in loaded] != list(range(loaded[0][0], loaded[0][0] + spec.events)):
             raise BenchError("seeded enrollment ids are not consecutive")
-        _warm_up(client, pipeline, warmup[0], engine)
+        warm_up(client, pipeline, warmup[0], engine)
         result.warmup_calls = {name: measure.partner_calls(client, url) for name, url in urls.items()}
         for url in urls.values():
             measure.clear_requests(client, url)
+        measure.add_faults(client, urls["pennfoster"], spec.penn_foster_faults)
 
         pids = {
             "worker": [w.pid for w in pipeline.workers],
             "receiver": [pipeline.receiver.pid],
             "sandboxes": [pipeline.sandboxes.child.pid],
             "redis": [redis_pid] if redis_pid else [],
+            **({"beat": [pipeline.beat.pid]} if pipeline.beat else {}),
         }
         database = pipeline.database_url.rsplit("/", 1)[1] if spec.database == "postgres" else None
         cpu_before = _cpu(pids)
@@ -180,7 +213,8 @@ def _measure(
                 duration=spec.events / spec.rate, first_seq=loaded[0][0], read_event_ids=True,
             )
         )  # fmt: skip
-        result.statuses = measure.wait_settled(engine, spec.events + 1, time.monotonic() + spec.drain_timeout)
+        deadline = time.monotonic() + spec.drain_timeout
+        result.statuses = measure.wait_settled(engine, spec.events + 1, deadline, final=spec.final)
         busy_after, total_after = machine_busy_seconds()
         result.cpu_s = {name: seconds - cpu_before[name] for name, seconds in _cpu(pids).items()}
         if database:
@@ -195,11 +229,20 @@ def _measure(
         if profiler is not None:
             result.profile = profiler.finish()
         result.calls = {name: measure.partner_calls(client, url) for name, url in urls.items()}
+        result.learners = measure.pennfoster_learners(client, urls["pennfoster"])
+        result.learner_statuses = measure.learner_statuses(client, urls["pennfoster"])
+        result.attempts = measure.attempt_counts(engine)
+        result.attempts[1] -= 1  # the warm-up event
         _figures(result, load, wall_offset, engine, client, pipeline, dict(loaded))
     finally:
         client.close()
         engine.dispose()
-    for child in [pipeline.receiver, pipeline.sandboxes.child, *pipeline.workers]:
+    for child in [
+        pipeline.receiver,
+        pipeline.sandboxes.child,
+        *pipeline.workers,
+        *filter(None, [pipeline.beat]),
+    ]:
         if not child.alive():
             tail = " ".join(child.log_tail(400).split())
             result.notes.append(
@@ -215,7 +258,7 @@ def _cpu(pids: dict[str, list[int]]) -> dict[str, float]:
     return seconds
 
 
-def _warm_up(client: httpx.Client, pipeline: Pipeline, enrollment_id: int, engine: Engine) -> None:
+def warm_up(client: httpx.Client, pipeline: Pipeline, enrollment_id: int, engine: Engine) -> None:
     """One event first, so the run measures warm caches and a cached Penn Foster token."""
     url = f"http://127.0.0.1:{pipeline.receiver_port}{PATH}"
     answer = client.post(url, content=body_template().render(enrollment_id), headers=request_headers())

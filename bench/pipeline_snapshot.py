@@ -23,7 +23,7 @@ SNAPSHOT_ENV = "EDUHOOK_BENCH_SNAPSHOT"  # set in the re-run process: "<commit>"
 
 def _git(*args: str) -> str:
     done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
-    return done.stdout.strip()
+    return done.stdout.rstrip()  # not strip(): porcelain lines begin with a space
 
 
 def code_state() -> str:
@@ -38,8 +38,8 @@ def code_state() -> str:
     return f"working tree at commit {commit} with uncommitted edits to {', '.join(edited)}"
 
 
-def rerun_from_snapshot(argv: list[str], timeout: float) -> int:
-    """Unpack HEAD into a temporary directory and run ``bench.pipeline`` from there (by PID)."""
+def rerun_from_snapshot(argv: list[str], timeout: float, module: str = "bench.pipeline") -> int:
+    """Unpack HEAD into a temporary directory and run ``module`` from there (by PID)."""
     commit = _git("rev-parse", "--short", "HEAD")
     if not commit:
         raise SystemExit("not a git checkout: use --no-snapshot")
@@ -48,8 +48,8 @@ def rerun_from_snapshot(argv: list[str], timeout: float) -> int:
         archive = subprocess.run(["git", "archive", "HEAD"], cwd=REPO_ROOT, capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(directory)], input=archive.stdout, check=True)
         env = {**os.environ, "PYTHONPATH": str(directory), SNAPSHOT_ENV: commit}
-        print(f"[pipeline] measuring commit {commit} from a clean copy in {directory}", file=sys.stderr)
-        child = subprocess.Popen([sys.executable, "-m", "bench.pipeline", *argv], cwd=directory, env=env)
+        print(f"[{module}] measuring commit {commit} from a clean copy in {directory}", file=sys.stderr)
+        child = subprocess.Popen([sys.executable, "-m", module, *argv], cwd=directory, env=env)
         try:
             return child.wait(timeout)
         except (subprocess.TimeoutExpired, KeyboardInterrupt):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,7 @@ class Pipeline:
     workers: list[Child]
     database_url: str
     redis_url: str
+    beat: Child | None = None
 
 
 def pipeline_env(work: Path, config: Path, database_url: str, redis_url: str, port: int) -> dict[str, str]:
@@ -122,8 +124,12 @@ def start_pipeline(
     pool: str,
     concurrency: int,
     worker_processes: int,
+    extra_env: Mapping[str, str] | None = None,
+    beat: bool = False,
 ) -> Pipeline:
-    """Config, ``eduhook db upgrade``, ``eduhook serve --no-access-log`` and the worker(s)."""
+    """Config, ``eduhook db upgrade``, ``eduhook serve --no-access-log``, the worker(s) and, with
+    ``beat``, ``eduhook beat`` (the scheduler that queues due retries); ``extra_env`` (retry
+    settings, say) goes to every one of them."""
     config = work / "eduhook.toml"
     config.write_text(
         CONFIG.format(
@@ -132,7 +138,7 @@ def start_pipeline(
         )
     )  # fmt: skip
     port = free_port()
-    env = pipeline_env(work, config, database_url, redis_url, port)
+    env = {**pipeline_env(work, config, database_url, redis_url, port), **(extra_env or {})}
     eduhook = str(VENV_BIN / "eduhook")
     upgrade = subprocess.run([eduhook, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120)
     if upgrade.returncode != 0:
@@ -145,7 +151,8 @@ def start_pipeline(
     ]
     for worker in workers:
         wait_worker_ready(worker)
-    return Pipeline(sandboxes, receiver, port, workers, database_url, redis_url)
+    scheduler = children.spawn("beat", [eduhook, "beat"], env, work / "beat.log") if beat else None
+    return Pipeline(sandboxes, receiver, port, workers, database_url, redis_url, scheduler)
 
 
 def wait_worker_ready(worker: Child, timeout: float = 60.0) -> None:

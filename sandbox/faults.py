@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -14,7 +15,12 @@ FaultKind = Literal["status", "rate_limit", "delay", "drop"]
 @dataclass
 class Fault:
     """One rule: after letting ``skip`` matching calls through, applies to the next ``remaining``
-    calls whose path starts with ``path`` (so a test can fail "the second batch")."""
+    calls whose path starts with ``path`` (so a test can fail "the second batch").
+
+    With ``probability`` below 1, each matching call is hit only with that chance, drawn from
+    ``rng`` (seeded from ``seed``, so a run is repeatable); calls let through do not use up
+    ``remaining``. A benchmark fails "20 % of learner calls at random" this way.
+    """
 
     kind: FaultKind
     remaining: int = 1
@@ -24,11 +30,18 @@ class Fault:
     status: int = 503
     retry_after: int | None = None
     delay: float = 0.0
+    probability: float = 1.0
+    seed: int | None = None
+    rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
     def matches(self, method: str, path: str) -> bool:
         if self.remaining <= 0 or not path.startswith(self.path):
             return False
         return self.method is None or self.method.upper() == method
+
+    def fires(self) -> bool:
+        """Whether this matching call is hit (always, unless ``probability`` is below 1)."""
+        return self.probability >= 1.0 or self.rng.random() < self.probability
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:
@@ -44,9 +57,14 @@ class Fault:
             status=int(data.get("status", 429 if kind == "rate_limit" else 503)),
             retry_after=(int(data["retry_after"]) if data.get("retry_after") is not None else None),
             delay=float(data.get("delay", 0.0)),
+            probability=float(data.get("probability", 1.0)),
+            seed=(int(data["seed"]) if data.get("seed") is not None else None),
         )
         if fault.kind == "status" and not 400 <= fault.status <= 599:
             raise ValueError("status faults need a 4xx or 5xx status")
+        if not 0.0 < fault.probability <= 1.0:
+            raise ValueError("probability must be above 0 and at most 1")
+        fault.rng.seed(fault.seed)
         return fault
 
     def to_json(self) -> dict[str, Any]:
@@ -59,6 +77,8 @@ class Fault:
             "status": self.status,
             "retry_after": self.retry_after,
             "delay": self.delay,
+            "probability": self.probability,
+            "seed": self.seed,
         }
 
 
@@ -74,6 +94,8 @@ class FaultPlan:
             if fault.matches(method, path):
                 if fault.skip > 0:
                     fault.skip -= 1
+                    continue
+                if not fault.fires():
                     continue
                 fault.remaining -= 1
                 return fault
