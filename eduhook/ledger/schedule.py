@@ -40,6 +40,8 @@ class ScheduleLedger:
         """``failed`` events whose retry is due → ``queued``, oldest due first; their ids."""
         t = schema.events
         due = sa.and_(t.c.status == schema.FAILED, t.c.next_attempt_at <= now)
+        if not self._any(due):
+            return []
         pick = self._pick(sa.select(t.c.id).where(due).order_by(t.c.next_attempt_at).limit(limit))
         return self._move(sa.and_(due, t.c.id.in_(pick.scalar_subquery())), now)
 
@@ -50,6 +52,8 @@ class ScheduleLedger:
         """
         t = schema.events
         stale = sa.and_(t.c.status == schema.QUEUED, t.c.updated_at < older_than)
+        if not self._any(stale):
+            return []
         pick = self._pick(sa.select(t.c.id).where(stale).order_by(t.c.updated_at).limit(limit))
         return self._move(sa.and_(stale, t.c.id.in_(pick.scalar_subquery())), now)
 
@@ -94,6 +98,12 @@ class ScheduleLedger:
                     self._set_queued(conn, [event_id], now)
                     recovered.requeued.append(event_id)
         return recovered
+
+    def _any(self, condition: sa.ColumnElement[bool]) -> bool:
+        """A read-only look first: most runs find nothing, and then take no write lock at all."""
+        t = schema.events
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.c.id).where(condition).limit(1)).first() is not None
 
     def _move(self, condition: sa.ColumnElement[bool], now: dt.datetime) -> list[str]:
         t = schema.events
