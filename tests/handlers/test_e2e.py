@@ -220,3 +220,5 @@ def test_overlapping_events_on_several_workers_enroll_each_learner_once(
     ]
     assert len(identifiers) == len(set(identifiers)) == 45
     assert len(world.calls(world.appsembler, ACCOUNTS)) == 45
+    # Three worker processes shared one Penn Foster token: the first fetch is single-flight.
+    assert httpx.get(world.pennfoster + "/_sandbox/state").json()["tokens_issued"] == 1

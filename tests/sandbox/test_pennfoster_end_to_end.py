@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -161,3 +163,18 @@ def test_sandbox_503_with_retry_after_is_transient(serve: Serve, redis_url: str)
         env.client().create_learners([model("f-1")])
     assert info.value.retry_after == 30 and info.value.status_code == 503
     assert env.state()["learners"] == []
+
+
+def test_the_first_token_is_fetched_once_by_clients_racing_for_it(serve: Serve, redis_url: str) -> None:
+    """Eight clients (as eight worker processes would) start at once with an empty cache: one fetch."""
+    env = start(serve, redis_url)
+    clients = [env.client() for _ in range(8)]
+    go = threading.Barrier(len(clients))
+
+    def first_call(client: PennFosterClient) -> int:
+        go.wait()
+        return client.get_organization(141982, 244648, 329209).locations[0].clients[0].client_id
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        assert list(pool.map(first_call, clients)) == [329209] * len(clients)
+    assert env.state()["tokens_issued"] == 1

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 # Renew this long before Penn Foster's expiry so a token never dies between check and use.
 DEFAULT_MARGIN = 60.0
+# How long one fetch may hold the cross-process lock, and how long the others wait for it.
+FETCH_LOCK_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,10 @@ class TokenCache(Protocol):
 
     def put(self, key: str, token: CachedToken, ttl: float) -> None: ...
 
+    def fetching(self, key: str) -> AbstractContextManager[None]:
+        """Held while one caller fetches a new token, so the others wait and reuse it."""
+        ...
+
     def discard(self, key: str, token: CachedToken) -> None:
         """Drop ``token`` unless another worker has already replaced it with a newer one."""
         ...
@@ -70,6 +76,10 @@ class MemoryTokenCache:
     def __init__(self) -> None:
         self._tokens: dict[str, CachedToken] = {}
         self._lock = threading.Lock()
+        self._fetching = threading.Lock()
+
+    def fetching(self, key: str) -> AbstractContextManager[None]:
+        return _held(self._fetching)
 
     def get(self, key: str) -> CachedToken | None:
         with self._lock:
@@ -83,6 +93,12 @@ class MemoryTokenCache:
         with self._lock:
             if self._tokens.get(key) == token:
                 del self._tokens[key]
+
+
+@contextmanager
+def _held(lock: threading.Lock) -> Iterator[None]:
+    with lock:
+        yield
 
 
 # Compare-and-delete, so a worker holding a stale token cannot delete the fresh one another made.
@@ -112,6 +128,21 @@ class RedisTokenCache:
     def put(self, key: str, token: CachedToken, ttl: float) -> None:
         with _redis_errors():
             self._redis.set(self._prefix + key, token.to_bytes(), ex=max(1, int(ttl)))
+
+    @contextmanager
+    def fetching(self, key: str) -> Iterator[None]:
+        # A lock with a timeout (a fetch that dies frees it) and a bounded wait (a stuck one
+        # cannot stall every worker): past either, the caller fetches for itself.
+        lock = self._redis.lock(self._prefix + key + ":fetching", timeout=FETCH_LOCK_SECONDS,
+                                blocking_timeout=FETCH_LOCK_SECONDS)  # fmt: skip
+        with _redis_errors():
+            acquired = lock.acquire()
+        try:
+            yield
+        finally:
+            if acquired:
+                with suppress(redis.RedisError):
+                    lock.release()
 
     def discard(self, key: str, token: CachedToken) -> None:
         with _redis_errors():
@@ -156,11 +187,20 @@ class TokenSource:
         self.key = cache_key(str(http.base_url), client_id)
 
     def current(self) -> CachedToken:
-        """A cached token still valid for ``margin`` seconds, else a freshly fetched one."""
-        cached = self._cache.get(self.key)
-        if cached is not None and cached.renew_at > self._clock():
+        """A cached token still valid for ``margin`` seconds, else a freshly fetched one.
+
+        One caller at a time fetches (across processes, with the Redis cache); the others wait
+        for it and take the token it cached.
+        """
+        cached = self._valid()
+        if cached is not None:
             return cached
-        return self._fetch()
+        with self._cache.fetching(self.key):
+            return self._valid() or self._fetch()
+
+    def _valid(self) -> CachedToken | None:
+        cached = self._cache.get(self.key)
+        return cached if cached is not None and cached.renew_at > self._clock() else None
 
     def reject(self, token: CachedToken) -> None:
         """Penn Foster refused ``token``: forget it so the next ``current()`` fetches a new one."""
