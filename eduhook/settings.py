@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     scheduler_interval: float = Field(5.0, gt=0)
     # An attempt open this long past the task time limit lost its worker; its event is re-queued.
     abandon_margin: float = Field(30.0, gt=0)
+    # An event still `received` this long was recorded while Redis was down; it is queued now.
+    unqueued_after: float = Field(30.0, gt=0)
     # An event `queued` this long with no attempt started lost its message; it is queued again.
     requeue_after: float = Field(300.0, gt=0)
     # A worker dying on the same event this many times makes the event dead ("poison").

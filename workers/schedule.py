@@ -3,7 +3,7 @@
 One beat task, ``eduhook.schedule``, runs every ``EDUHOOK_SCHEDULER_INTERVAL`` seconds on its own
 queue (so a backlog of events never delays it). Each run, in bounded batches:
 - queues ``failed`` events whose ``next_attempt_at`` is due;
-- queues events recorded while the broker was down (``received`` for over 30 s);
+- queues events recorded while the broker was down (``received`` for ``EDUHOOK_UNQUEUED_AFTER``);
 - queues again events ``queued`` for ``EDUHOOK_REQUEUE_AFTER`` with no attempt started (the broker
   lost the message, e.g. a Redis restart without its append-only file);
 - abandons attempts open longer than the task time limit plus ``EDUHOOK_ABANDON_MARGIN`` (their
@@ -27,7 +27,6 @@ log = logging.getLogger("eduhook.scheduler")
 
 SCHEDULE = "eduhook.schedule"
 SCHEDULE_QUEUE = "eduhook-schedule"
-UNQUEUED_AGE = dt.timedelta(seconds=30)
 BATCH = 500
 MAX_BATCHES = 20  # per run and per kind: a run stays short, and the next one carries on
 
@@ -56,6 +55,7 @@ class Scheduler:
     abandon_after: dt.timedelta
     requeue_after: dt.timedelta
     max_abandoned: int
+    unqueued_after: dt.timedelta = dt.timedelta(seconds=30)
 
     @classmethod
     def from_settings(
@@ -69,6 +69,7 @@ class Scheduler:
             abandon_after=dt.timedelta(seconds=settings.abandon_after),
             requeue_after=dt.timedelta(seconds=settings.requeue_after),
             max_abandoned=settings.max_abandoned,
+            unqueued_after=dt.timedelta(seconds=settings.unqueued_after),
         )
 
     def run(self) -> RunReport:
@@ -117,7 +118,7 @@ class Scheduler:
         total = 0
         for _ in range(MAX_BATCHES):
             now = self.clock()
-            ids = self.events.unqueued(now - UNQUEUED_AGE, limit=BATCH)
+            ids = self.events.unqueued(now - self.unqueued_after, limit=BATCH)
             if ids:
                 self.publish(ids)
                 self.events.mark_queued(ids, now)
