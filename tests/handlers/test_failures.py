@@ -251,3 +251,31 @@ def test_retry_after_is_honoured_before_the_next_attempt(world: World, eduhook_s
     assert first.finished_at is not None and second.started_at - first.finished_at >= dt.timedelta(seconds=7)
     assert len(learners_at_pennfoster(world)) == 3
     engine.dispose()
+
+
+def test_a_worker_killed_with_a_penn_foster_batch_in_flight_loses_and_duplicates_nothing(
+    world: World, receiver_url: str, eduhook_settings: Settings, start_worker: StartProcess,
+    start_beat: StartProcess,
+) -> None:  # fmt: skip
+    # The first learner batch is held 3 s at Penn Foster, which then creates its learners anyway.
+    fault(world.pennfoster, kind="delay", delay=3, count=1, path=LEARNERS, method="POST")
+    # Claims expire after 2 s and a stale attempt is given up after 2 + 1 s: no 120 s lease to wait for.
+    short = {**FAST_RETRIES, "EDUHOOK_EFFECT_LEASE_SECONDS": "2", "EDUHOOK_TASK_TIME_LIMIT": "2",
+             "EDUHOOK_ABANDON_MARGIN": "1"}  # fmt: skip
+    first = start_worker(**short)
+    start_beat(**short)
+    event_id = webhook(receiver_url, "order.approved", id=world.order_25_id)
+    wait_until(lambda: world.calls(world.pennfoster, LEARNERS), 30, what="the first batch to be in flight")
+    first.kill()
+    first.wait(10)
+
+    start_worker(**short)
+    [event] = settled(eduhook_settings, event_id)
+    assert event.status == "succeeded", event.last_error
+    ledger = EventLedger(create_engine_for(eduhook_settings.effective_database_url))
+    assert [a.outcome for a in ledger.attempts(event_id)] == ["abandoned", "succeeded"]
+    learners = learners_at_pennfoster(world)
+    assert len(learners) == len(set(learners)) == 25
+    batches = [len(c["body"]) for c in world.calls(world.pennfoster, LEARNERS)]
+    assert batches == [20, 20, 5]  # the batch in flight once more (Penn Foster knew it), then the rest
+    ledger.engine.dispose()
