@@ -16,6 +16,7 @@ from handlers.enrollments import enrollment_deleted
 from handlers.errors import PermanentError
 from handlers.orders import order_approved, order_withdrawn
 from handlers.registry import HandlerResult
+from handlers.services import TTLCache
 from tests.handlers.conftest import LEARNERS, World
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
@@ -90,3 +91,35 @@ def test_a_forged_payload_enrolls_only_the_real_orders_students(world: World, ct
     real_ids = {item["student_id"] if isinstance(item, dict) else item for item in real}
     assert created == {f"eduframe:acme:{student}" for student in real_ids}
     assert not {f"eduframe:acme:{student}" for student in world.students[:5]} & created
+
+
+def catalog_reads(world: World) -> int:
+    requests = httpx.get(world.eduframe + "/_sandbox/requests").json()
+    return sum(1 for r in requests if r["method"] == "GET" and r["path"].startswith("/catalog/variants/"))
+
+
+@pytest.mark.parametrize(("cache_seconds", "reads"), [(300.0, 1), (0.0, 2)])
+def test_catalog_reads_are_cached_for_the_configured_time(
+    world: World, eduhook_settings: Settings, cache_seconds: float, reads: int
+) -> None:
+    settings = eduhook_settings.model_copy(update={"eduframe_cache_seconds": cache_seconds})
+    ctx = HandlerContext(settings=settings, engine=create_engine_for(settings.effective_database_url))
+    for order_id in (world.small_order_id, world.order_25_id):  # both for the same catalog variant
+        assert order_approved(event("order.approved", id=order_id), ctx) == HandlerResult()
+    assert catalog_reads(world) == reads
+
+
+def test_the_ttl_cache_loads_again_only_after_its_ttl() -> None:
+    now = [100.0]
+    loads: list[int] = []
+    cache = TTLCache(30, clock=lambda: now[0])
+
+    def load(key: int) -> str:
+        loads.append(key)
+        return f"value {key}"
+
+    assert [cache.get("variant", 7, load) for _ in range(3)] == ["value 7"] * 3
+    now[0] += 29.9
+    assert cache.get("variant", 7, load) == "value 7" and loads == [7]
+    now[0] += 0.2
+    assert cache.get("variant", 7, load) == "value 7" and loads == [7, 7]

@@ -180,3 +180,29 @@ def test_an_event_that_kills_its_worker_three_times_is_dead(
     other = post(receiver_url, envelope("test.succeed", id=7)).json()["event_id"]
     assert _final(ledger, other).status == "succeeded"
     assert healthy.poll() is None
+
+
+def test_a_busy_worker_takes_no_second_message_before_it_acknowledges_the_first(
+    receiver_url: str, eduhook_settings: Settings, start_worker: StartWorker
+) -> None:
+    """``worker_prefetch_multiplier=1`` with late acks: a message waits in Redis, not in a busy worker."""
+    start_worker("-c", "1")
+    assert eduhook_settings.redis_url
+    client = redis.Redis.from_url(eduhook_settings.redis_url)
+    blocked = post(receiver_url, envelope("test.block", id=8)).json()["event_id"]
+    assert client.blpop(["test:started"], timeout=30) is not None
+    waiting = post(receiver_url, envelope("test.succeed", id=9)).json()["event_id"]
+    # Ask the worker over the broker: once it answers, its consumer has seen the queue.
+    from workers.app import create_celery
+
+    app = create_celery(eduhook_settings, redis_url=eduhook_settings.redis_url)
+    inspect = app.control.inspect(timeout=2)
+    active = wait_until(inspect.active, 30, what="the worker to answer")
+    assert isinstance(active, dict)
+    assert [t["args"] for tasks in active.values() for t in tasks] == [[blocked]]
+    assert [t for tasks in (inspect.reserved() or {}).values() for t in tasks] == []  # nothing prefetched
+    assert client.llen("eduhook") == 1  # the second message is still on the queue
+    client.rpush(f"test:release:{blocked}", "go")
+    ledger = _ledger(eduhook_settings)
+    assert _final(ledger, blocked).status == "succeeded"
+    assert _final(ledger, waiting).status == "succeeded"
