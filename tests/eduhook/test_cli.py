@@ -156,3 +156,17 @@ def test_flower_shows_a_processed_events_task(
     finally:
         flower.terminate()
         flower.wait(15)
+
+
+def test_the_celery_entry_module_builds_the_app_from_the_environment(redis_url: str) -> None:
+    """``celery -A workers.celery_app`` (Flower, inspect) reads EDUHOOK_* itself, and says what is missing."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDUHOOK_")}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    probe = "import workers.celery_app as m; print(m.app.main, sorted(m.app.conf.beat_schedule))"
+    ok = subprocess.run([sys.executable, "-c", probe], env=env | {"EDUHOOK_REDIS_URL": redis_url},
+                        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == "eduhook ['schedule']"
+    missing = subprocess.run([sys.executable, "-c", probe], env=env, cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=60, check=False)  # fmt: skip
+    assert missing.returncode == 1 and "EDUHOOK_REDIS_URL is not set" in missing.stderr

@@ -123,3 +123,17 @@ def test_the_ttl_cache_loads_again_only_after_its_ttl() -> None:
     assert cache.get("variant", 7, load) == "value 7" and loads == [7]
     now[0] += 0.2
     assert cache.get("variant", 7, load) == "value 7" and loads == [7, 7]
+
+
+def test_one_learner_refused_by_appsembler_fails_only_that_learners_enrollment(
+    world: World, ctx: HandlerContext
+) -> None:
+    refused = world.seed.records["orders"][world.small_order_id]["order_items"][0]
+    student = refused["student_id"] if isinstance(refused, dict) else refused
+    email = world.seed.records["users"][student]["email"]
+    httpx.post(world.appsembler + "/_sandbox/identifier-errors", json={"identifiers": [email]})
+    with pytest.raises(PermanentError) as failure:
+        order_approved(event("order.approved", id=world.small_order_id), ctx)
+    assert f"bulk enroll of Eduframe user {student}" in str(failure.value) and email not in str(failure.value)
+    assert failure.value.partner == "appsembler"
+    assert len(world.calls(world.pennfoster, LEARNERS)) == 1  # Penn Foster got all three, in one batch
