@@ -7,6 +7,7 @@ due duplicates nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import sys
 import time
@@ -231,9 +232,7 @@ def _replay(
             click.echo(f"  skipped {event_id}: {why}")
 
 
-def _now() -> Any:
-    import datetime as dt
-
+def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
