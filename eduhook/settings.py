@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     educators: Annotated[list[str], NoDecode] = []
     handler_modules: Annotated[list[str], NoDecode] = ["handlers.builtin"]
     max_body_bytes: int = 1024 * 1024
+    # A webhook not recorded this many seconds after it arrived is answered 503 (Eduframe waits 10 s).
+    receiver_deadline: float = Field(8.0, gt=0, le=8)
     log_level: str = "info"
     # Celery: a message not acknowledged within the visibility timeout is handed out again,
     # so it must exceed the task's hard time limit.

@@ -31,6 +31,10 @@ class LedgerUnavailable(Exception):
     """The ledger could not be written; the request must not be acknowledged."""
 
 
+class EventRefused(Exception):
+    """The database refuses this event's values (its DataError): a redelivery would fail alike."""
+
+
 @dataclass(frozen=True)
 class Accepted:
     """What the ledger holds for a submitted event, and whether it reached the queue."""
@@ -66,6 +70,7 @@ class Intake:
         self._task: asyncio.Task[None] | None = None
         # Events on the broker whose ledger status still says `received`.
         self._to_mark: list[str] = []
+        self._writing_since: float | None = None  # loop time the current ledger write began
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="intake")
@@ -115,27 +120,71 @@ class Intake:
             batch = [first]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            events = [p.event for p in batch]
             marks, self._to_mark = self._to_mark, []
-            write = functools.partial(self._ledger.insert_batch, events, mark_queued=marks, now=self._clock())
+            self._writing_since = loop.time()
             try:
-                stored = await loop.run_in_executor(self._db, write)
-            except Exception as exc:  # any database failure: none of these may get a 2xx
+                results = await self._write(batch, marks)
+            finally:
+                self._writing_since = None
+            await self._answer(batch, results)
+
+    async def _write(self, batch: list[_Pending], marks: list[str]) -> list[StoredEvent | Exception]:
+        """The batch in one transaction; if that fails, each event alone, so that one row the
+        database refuses (or one failing trigger) cannot fail the requests beside it."""
+        events = [p.event for p in batch]
+        try:
+            return list(await self._insert(events, marks))
+        except Exception as exc:  # any database failure: none of these may get a 2xx yet
+            self._to_mark = marks + self._to_mark  # rolled back with the batch; try again later
+            if len(batch) == 1 or self._ledger.unreachable(exc):
                 log.error("ledger write failed for %d events: %s", len(batch), type(exc).__name__)
-                self._to_mark = marks + self._to_mark  # rolled back with the batch; try again later
-                for pending in batch:
-                    if not pending.future.done():
-                        pending.future.set_exception(LedgerUnavailable(type(exc).__name__))
+                return [exc] * len(batch)
+            log.warning(
+                "ledger write failed for a batch of %d (%s); writing each alone",
+                len(batch),
+                type(exc).__name__,
+            )
+        results: list[StoredEvent | Exception] = []
+        for number, event in enumerate(events):
+            try:
+                results.extend(await self._insert([event], []))
+            except Exception as exc:
+                if self._ledger.unreachable(exc):  # the database went away: stop trying
+                    log.error("ledger unreachable: %d events not recorded", len(events) - number)
+                    return results + [exc] * (len(events) - number)
+                log.error("ledger refused one %s event: %s", event.event_type, type(exc).__name__)
+                results.append(exc)
+        return results
+
+    async def _insert(self, events: list[NewEvent], marks: list[str]) -> list[StoredEvent]:
+        write = functools.partial(self._ledger.insert_batch, events, mark_queued=marks, now=self._clock())
+        return await asyncio.get_running_loop().run_in_executor(self._db, write)
+
+    async def _answer(self, batch: list[_Pending], results: list[StoredEvent | Exception]) -> None:
+        """Queue what was newly recorded, then answer each request with its own result."""
+        new_ids = [
+            r.id for r in results if isinstance(r, StoredEvent) and not r.duplicate and r.status == RECEIVED
+        ]
+        queued = await self._push(new_ids)
+        queued_ids = set(new_ids) if queued else set()
+        for pending, result in zip(batch, results, strict=True):
+            if pending.future.done():  # the request gave up at its deadline
                 continue
-            new_ids = [s.id for s in stored if not s.duplicate and s.status == RECEIVED]
-            queued = await self._push(new_ids)
-            queued_ids = set(new_ids) if queued else set()
-            for pending, item in zip(batch, stored, strict=True):
-                if not pending.future.done():
-                    pending.future.set_result(Accepted(item, item.id in queued_ids))
-            if queued:
-                # Marked `queued` with the next batch's transaction, or after a short idle.
-                self._to_mark.extend(new_ids)
+            if isinstance(result, StoredEvent):
+                pending.future.set_result(Accepted(result, result.id in queued_ids))
+            elif self._ledger.refuses_data(result):
+                pending.future.set_exception(EventRefused(type(result).__name__))
+            else:
+                pending.future.set_exception(LedgerUnavailable(type(result).__name__))
+        if queued:
+            # Marked `queued` with the next batch's transaction, or after a short idle.
+            self._to_mark.extend(new_ids)
+
+    def busy_for(self) -> float | None:
+        """Seconds the current ledger write has been running, or ``None`` when none is."""
+        if self._writing_since is None:
+            return None
+        return asyncio.get_running_loop().time() - self._writing_since
 
     async def _push(self, event_ids: list[str]) -> bool:
         if not event_ids:

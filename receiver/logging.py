@@ -1,31 +1,85 @@
-"""Keeps webhook tokens out of log lines (uvicorn's access log prints query strings)."""
+"""Keeps webhook tokens out of log lines (uvicorn's access log prints paths and query strings).
+
+Two rules, both applied to every string a record carries:
+- the value of every query parameter whose *decoded* name is ``token`` is hidden, whatever the
+  encoding (``?%74oken=``, ``?TOKEN=``, repeated parameters);
+- every configured token is hidden wherever it appears, in the path or the query, raw or
+  percent-encoded. When a token hid behind an encoding, the line shows the decoded text, redacted.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
+from urllib.parse import unquote, unquote_plus
 
-_TOKEN = re.compile(r"(?i)([?&]token=)[^&\s\"]*")
+REDACTED = "[redacted]"
+# A query parameter: the separator, the name as sent, the value as sent.
+_PARAMETER = re.compile(r"([?&;])([^=&;?\s\"]*)=([^&;\s\"]*)")
+# Percent-decoding is repeated this often, so double-encoded tokens are found too.
+_DECODE_ROUNDS = 3
+
+
+def _decoded(text: str) -> str:
+    for _ in range(_DECODE_ROUNDS):
+        once = unquote(text)
+        if once == text:
+            break
+        text = once
+    return text
 
 
 def redact_query(text: str) -> str:
-    return _TOKEN.sub(r"\1[redacted]", text)
+    """``text`` with the value of every ``token`` query parameter replaced by ``[redacted]``."""
+
+    def hide(match: re.Match[str]) -> str:
+        separator, name, _value = match.groups()
+        if unquote_plus(_decoded(name)).strip().lower() == "token":
+            return f"{separator}{name}={REDACTED}"
+        return match.group(0)
+
+    return _PARAMETER.sub(hide, text)
+
+
+class TokenRedactor:
+    """Hides the ``token`` parameter and every configured token value in a piece of text."""
+
+    def __init__(self, tokens: Sequence[str] = ()) -> None:
+        self._tokens = sorted({t for t in tokens if t}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        text = redact_query(text)
+        if not self._tokens:
+            return text
+        if "%" in text:
+            decoded = _decoded(text)
+            if decoded != text and any(token in decoded for token in self._tokens):
+                text = redact_query(decoded)
+        for token in self._tokens:
+            text = text.replace(token, REDACTED)
+        return text
 
 
 class RedactTokenFilter(logging.Filter):
-    """Rewrites ``token=…`` in a record's message and arguments."""
+    """Rewrites a record's message and string arguments through a ``TokenRedactor``."""
+
+    def __init__(self, tokens: Sequence[str] = ()) -> None:
+        super().__init__()
+        self._redact = TokenRedactor(tokens)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
-            record.msg = redact_query(record.msg)
+            record.msg = self._redact(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(redact_query(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(self._redact(a) if isinstance(a, str) else a for a in record.args)
         return True
 
 
-def install_token_redaction() -> None:
-    """Attach the filter to uvicorn's loggers (idempotent)."""
+def install_token_redaction(tokens: Sequence[str] = ()) -> None:
+    """Attach the filter to uvicorn's loggers, replacing one attached before (so new tokens count)."""
     for name in ("uvicorn.access", "uvicorn.error", "uvicorn"):
         logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactTokenFilter) for f in logger.filters):
-            logger.addFilter(RedactTokenFilter())
+        for old in [f for f in logger.filters if isinstance(f, RedactTokenFilter)]:
+            logger.removeFilter(old)
+        logger.addFilter(RedactTokenFilter(tokens))

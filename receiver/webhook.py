@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,9 +18,11 @@ from starlette.responses import Response
 from eduhook.ledger import NewEvent
 from eduhook.ledger.schema import IGNORED, RECEIVED
 from handlers.registry import HandlerRegistry
-from receiver.auth import presented_token, token_accepted
+from receiver.auth import TooManyTokens, presented_token, token_accepted
 from receiver.envelope import EnvelopeError, parse_envelope
-from receiver.intake import Intake, LedgerUnavailable
+from receiver.intake import EventRefused, Intake, LedgerUnavailable
+
+log = logging.getLogger("eduhook.receiver")
 
 Answer = tuple[int, dict[str, Any], dict[str, str] | None]
 
@@ -56,6 +60,8 @@ class WebhookEndpoint:
     handlers: HandlerRegistry
     clock: Callable[[], dt.datetime]
     metrics: CollectorRegistry
+    # The longest a request waits for the ledger, from its start: Eduframe gives up at 10 s.
+    deadline_seconds: float = 8.0
     intake: Intake | None = None  # set by the app's lifespan
 
     def __post_init__(self) -> None:
@@ -64,16 +70,25 @@ class WebhookEndpoint:
         )
 
     async def handle(self, request: Request) -> Response:
-        status, body, headers = await self.answer(request)
+        try:
+            status, body, headers = await self.answer(request)
+        except Exception:  # a defect: logged once with its traceback, answered without details
+            log.exception("unexpected error answering a webhook")
+            status, body, headers = 500, {"error": "internal error"}, None
         self.answers.labels(str(status)).inc()
         return json_response(body, status, headers)
 
     async def answer(self, request: Request) -> Answer:
+        started = asyncio.get_running_loop().time()
         try:
             raw = await read_limited(request, self.max_body_bytes)
         except BodyTooLarge:
             return 413, {"error": f"body larger than {self.max_body_bytes} bytes"}, None
-        if not token_accepted(presented_token(request), self.tokens):
+        try:
+            token = presented_token(request)
+        except TooManyTokens:
+            return 401, {"error": "present the webhook token once, in the query or the header"}, None
+        if not token_accepted(token, self.tokens):
             return 401, {"error": "missing or invalid webhook token"}, None
         try:
             document = orjson.loads(raw)
@@ -98,11 +113,22 @@ class WebhookEndpoint:
             status_reason=None if wanted else f"no handler for event type {envelope.event}",
             received_at=self.clock(),
         )
+        remaining = self.deadline_seconds - (asyncio.get_running_loop().time() - started)
         try:
             if self.intake is None:
                 raise LedgerUnavailable("receiver not started")
-            accepted = await self.intake.submit(event)
-        except LedgerUnavailable:
+            accepted = await asyncio.wait_for(self.intake.submit(event), timeout=max(remaining, 0.001))
+        except EventRefused:
+            return (
+                422,
+                {
+                    "error": "the ledger cannot store this event",
+                    "fields": {"body": "refused by the database"},
+                },
+                None,
+            )
+        except (LedgerUnavailable, TimeoutError):
+            # Not recorded in time: Eduframe retries, and a late write makes that a duplicate.
             return 503, {"error": "ledger unavailable, retry later"}, {"Retry-After": "5"}
         stored = accepted.stored
         if stored.duplicate:

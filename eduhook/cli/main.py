@@ -13,6 +13,7 @@ from eduhook.cli.events import events
 from eduhook.cli.processes import beat, dev, flower, serve, worker
 from eduhook.cli.replay import audit, replay
 from eduhook.cli.routes import routes
+from eduhook.ledger.database import private_folder
 from eduhook.settings import ConfigFileError, Settings, load_settings
 
 
@@ -29,7 +30,7 @@ class Context:
                 self._settings = load_settings()
             except (ValidationError, ConfigFileError) as exc:
                 raise click.ClickException(f"invalid configuration: {exc}") from exc
-            self._settings.data_dir.mkdir(parents=True, exist_ok=True)
+            private_folder(self._settings.data_dir)
         return self._settings
 
 

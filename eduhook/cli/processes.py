@@ -42,7 +42,7 @@ def serve(obj: Context, host: str | None, port: int | None, access_log: bool) ->
         raise click.ClickException("EDUHOOK_WEBHOOK_TOKENS is empty: set at least one webhook token")
     redis = resolve_redis(settings)
     app = create_app(settings, redis_url=redis.url)
-    install_token_redaction()
+    install_token_redaction([token.decode() for token in settings.token_values()])
     try:
         uvicorn.run(
             app,

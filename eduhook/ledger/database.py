@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,16 +12,23 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from eduhook.ledger import schema
+from eduhook.ledger.dedup import dedup_key_of_payload
 
 
-def create_engine_for(url: str, **kwargs: Any) -> Engine:
-    """An engine tuned per backend: SQLite in WAL mode with a busy timeout, PostgreSQL pooled."""
+def create_engine_for(url: str, *, sqlite_busy_seconds: float = 30.0, **kwargs: Any) -> Engine:
+    """An engine tuned per backend: SQLite in WAL mode with a busy timeout, PostgreSQL pooled.
+
+    A SQLite ledger file and its folder are made private to their owner: payloads hold personal data.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        if path and path != ":memory:" and not path.startswith("file:"):
+            private_file(Path(path))
+        engine = sa.create_engine(
+            url, connect_args={"timeout": sqlite_busy_seconds, "check_same_thread": False}, **kwargs
+        )
+        busy_ms = int(sqlite_busy_seconds * 1000)
+        sa.event.listen(engine, "connect", lambda conn, record: _sqlite_pragmas(conn, busy_ms))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
@@ -28,13 +36,33 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
     return sa.create_engine(url, connect_args=connect_args, **kwargs)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def private_folder(folder: Path) -> None:
+    """Create ``folder`` as ``0700`` when it is missing; an existing one is left as it is."""
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+        folder.chmod(0o700)  # mkdir's mode passes through the umask
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` readable by its owner only (``0600``), in a new folder that is ``0700``.
+
+    A ledger file left looser by an older eduhook is tightened; an existing folder is left as the
+    operator made it. SQLite gives its ``-wal`` and ``-shm`` files the database file's mode.
+    """
+    private_folder(path.parent)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    elif path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, busy_ms: int) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the writer; synchronous=FULL keeps every commit on disk.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cursor.close()
 
 
@@ -66,8 +94,44 @@ def _v2_failure_handling(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+_V3_CHUNK = 1000
+
+
+def _v3_tenant_in_dedup_key(conn: Connection) -> None:
+    """The dedup key now includes the tenant: every stored webhook's key is recomputed from its
+    payload, so a redelivery of an event recorded before the upgrade is still a duplicate."""
+    events = schema.events
+    last_id = ""
+    while True:
+        rows = conn.execute(
+            sa.select(events.c.id, events.c.payload, events.c.dedup_key)
+            .where(events.c.source == "eduframe", events.c.id > last_id)
+            .order_by(events.c.id)
+            .limit(_V3_CHUNK)
+        ).all()
+        if not rows:
+            return
+        last_id = rows[-1].id
+        changed = [
+            {"row_id": row.id, "new_key": key}
+            for row in rows
+            if (key := dedup_key_of_payload(row.payload)) is not None and key != row.dedup_key
+        ]
+        if changed:
+            conn.execute(
+                events.update()
+                .where(events.c.id == sa.bindparam("row_id"))
+                .values(dedup_key=sa.bindparam("new_key")),
+                changed,
+            )
+
+
 # Each step runs once, in order, in its own transaction; append new steps, never edit old ones.
-MIGRATIONS: Sequence[Callable[[Connection], None]] = (_v1_initial, _v2_failure_handling)
+MIGRATIONS: Sequence[Callable[[Connection], None]] = (
+    _v1_initial,
+    _v2_failure_handling,
+    _v3_tenant_in_dedup_key,
+)
 
 
 def current_version(engine: Engine) -> int:

@@ -125,6 +125,24 @@ class EventLedger:
         with self.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
 
+    def refuses_data(self, exc: BaseException) -> bool:
+        """True when ``exc`` is the database refusing a value (PEP 249's DataError), as opposed to
+        the database being unavailable or failing: a retry of the same row cannot succeed."""
+        dbapi_data_error = getattr(self.engine.dialect.dbapi, "DataError", None)
+        kinds = (sa.exc.DataError,) + ((dbapi_data_error,) if isinstance(dbapi_data_error, type) else ())
+        return isinstance(exc, kinds)
+
+    def unreachable(self, exc: BaseException) -> bool:
+        """True when ``exc`` says the database cannot be reached (PEP 249's OperationalError or
+        InterfaceError): further writes would fail the same way."""
+        dbapi = self.engine.dialect.dbapi
+        kinds: tuple[type, ...] = (sa.exc.OperationalError, sa.exc.InterfaceError)
+        for name in ("OperationalError", "InterfaceError"):
+            kind = getattr(dbapi, name, None)
+            if isinstance(kind, type):
+                kinds += (kind,)
+        return isinstance(exc, kinds)
+
     # Receiver side ---------------------------------------------------------------------------
 
     def insert_batch(
