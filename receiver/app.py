@@ -53,9 +53,9 @@ def create_app(
         metrics=metrics,
         deadline_seconds=settings.receiver_deadline,
     )
-    # SQLite waits for a lock no longer than a request may wait for the ledger.
+    # A write waits for another writer's lock no longer than a request may wait for the ledger.
     ledger = EventLedger(
-        create_engine_for(settings.effective_database_url, sqlite_busy_seconds=settings.receiver_deadline)
+        create_engine_for(settings.effective_database_url, lock_wait_seconds=settings.receiver_deadline)
     )
     broker = aioredis.Redis.from_url(redis_url, socket_timeout=3, socket_connect_timeout=3)
 

@@ -15,24 +15,28 @@ from eduhook.ledger import schema
 from eduhook.ledger.dedup import dedup_key_of_payload
 
 
-def create_engine_for(url: str, *, sqlite_busy_seconds: float = 30.0, **kwargs: Any) -> Engine:
+def create_engine_for(url: str, *, lock_wait_seconds: float | None = None, **kwargs: Any) -> Engine:
     """An engine tuned per backend: SQLite in WAL mode with a busy timeout, PostgreSQL pooled.
 
+    ``lock_wait_seconds`` bounds how long a statement waits for another writer's lock (SQLite's
+    busy timeout, 30 s unless given; PostgreSQL's ``lock_timeout``, none unless given). The
+    receiver sets it to its answer deadline.
     A SQLite ledger file and its folder are made private to their owner: payloads hold personal data.
     """
     if url.startswith("sqlite"):
+        busy = 30.0 if lock_wait_seconds is None else lock_wait_seconds
+        busy_ms = int(busy * 1000)
         path = url.split("///", 1)[-1]
         if path and path != ":memory:" and not path.startswith("file:"):
             private_file(Path(path))
-        engine = sa.create_engine(
-            url, connect_args={"timeout": sqlite_busy_seconds, "check_same_thread": False}, **kwargs
-        )
-        busy_ms = int(sqlite_busy_seconds * 1000)
-        sa.event.listen(engine, "connect", lambda conn, record: _sqlite_pragmas(conn, busy_ms))
+        engine = sa.create_engine(url, connect_args={"timeout": busy, "check_same_thread": False}, **kwargs)
+        sa.event.listen(engine, "connect", lambda conn, _record: _sqlite_pragmas(conn, busy_ms))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     connect_args = kwargs.pop("connect_args", {"connect_timeout": 5})
+    if lock_wait_seconds is not None:
+        connect_args.setdefault("options", f"-c lock_timeout={int(lock_wait_seconds * 1000)}")
     return sa.create_engine(url, connect_args=connect_args, **kwargs)
 
 
