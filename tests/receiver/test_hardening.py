@@ -118,15 +118,15 @@ def test_a_row_the_database_refuses_fails_alone(receiver_url: str, eduhook_setti
 
 @contextlib.contextmanager
 def ledger_locked(url: str) -> Iterator[None]:
-    """Another process's writer holding the ledger's write lock until the block ends."""
+    """Another connection's writer holding the ledger's write lock until the block ends."""
     if url.startswith("sqlite"):
-        conn = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
-        conn.execute("BEGIN IMMEDIATE")
+        writer = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")
         try:
             yield
         finally:
-            conn.execute("ROLLBACK")
-            conn.close()
+            writer.execute("ROLLBACK")
+            writer.close()
         return
     engine = sa.create_engine(url)
     with engine.connect() as conn:
