@@ -85,6 +85,11 @@ class Services:
         course = self._course_of_planned(variant.variantable_id)
         return Offering(course_id=course.id, course_code=course.code, catalog_product_id=variant.product_id)
 
+    def planned_course_of_variant(self, variant_id: int) -> int | None:
+        """The planned course a catalog variant sells, or ``None`` for a program edition."""
+        variant = self.catalog.get("variant", variant_id, self.eduframe.get_catalog_variant)
+        return variant.variantable_id if variant.variantable_type == "PlannedCourse" else None
+
     def offering_for_planned_course(self, planned_course_id: int, catalog_product_id: int | None) -> Offering:
         course = self._course_of_planned(planned_course_id)
         return Offering(course_id=course.id, course_code=course.code, catalog_product_id=catalog_product_id)

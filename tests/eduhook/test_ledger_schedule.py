@@ -40,7 +40,7 @@ def fail(ledger: EventLedger, event_id: str, at: dt.datetime, retry_in: float | 
 
 def test_upgrade_is_repeatable_and_reaches_the_newest_version(ledger: EventLedger) -> None:
     assert upgrade(ledger.engine) == (len(MIGRATIONS), len(MIGRATIONS))
-    assert current_version(ledger.engine) == 2
+    assert current_version(ledger.engine) == len(MIGRATIONS)
     columns = {c["name"] for c in sa.inspect(ledger.engine).get_columns("events")}
     assert {"retry_base", "last_partner", "last_http_status", "last_partner_code"} <= columns
 
@@ -52,8 +52,8 @@ def test_a_version_1_ledger_gains_the_failure_columns_and_keeps_its_events(ledge
         for column in ("last_partner", "last_http_status", "last_partner_code", "retry_base"):
             conn.execute(sa.text(f"ALTER TABLE events DROP COLUMN {column}"))
         conn.execute(sa.text("DROP TABLE replays"))
-        conn.execute(sa.text("DELETE FROM schema_version WHERE version = 2"))
-    assert upgrade(ledger.engine) == (1, 2)
+        conn.execute(sa.text("DELETE FROM schema_version WHERE version >= 2"))
+    assert upgrade(ledger.engine) == (1, len(MIGRATIONS))
     old = EventLedger(ledger.engine).get("old")
     assert old is not None and (old.retry_base, old.last_partner) == (0, None)
     assert sa.inspect(ledger.engine).has_table("replays")
