@@ -9,7 +9,7 @@ from handlers.context import HandlerContext
 from handlers.effects import EffectRecord, Source
 from handlers.enrolling import enroll, verdict
 from handlers.events_data import resource_id
-from handlers.partners.eduframe.models import Order
+from handlers.partners.eduframe.models import CatalogVariant, Order
 from handlers.registry import HandlerRegistry, HandlerResult
 from handlers.services import Services, services_for
 
@@ -21,8 +21,9 @@ def gone(order_id: int) -> HandlerResult:
     return HandlerResult.ignored(f"order {order_id} no longer exists in Eduframe")
 
 
-def source_of(svc: Services, order: Order) -> Source:
-    return Source("order", None, order.id, svc.planned_course_of_variant(order.catalog_variant_id))
+def source_of(order: Order, variant: CatalogVariant) -> Source:
+    planned_course_id = variant.variantable_id if variant.variantable_type == "PlannedCourse" else None
+    return Source("order", None, order.id, planned_course_id)
 
 
 def order_approved(event: EventRecord, ctx: HandlerContext) -> HandlerResult:
@@ -32,14 +33,14 @@ def order_approved(event: EventRecord, ctx: HandlerContext) -> HandlerResult:
         return gone(resource_id(event))
     if order.status not in APPROVED:
         return HandlerResult.ignored(f"order {order.id} is {order.status}, not approved")
-    offering = svc.offering_for_variant(order.catalog_variant_id)
-    route = svc.routes.match(offering)
+    variant = svc.variant(order.catalog_variant_id)
+    route = svc.routes.match(svc.offering_of(variant))
     if route is None:
         return HandlerResult.ignored("no route")
     students = [item.student_id for item in order.order_items]
     if not students:
         return HandlerResult.ignored(f"order {order.id} has no students")
-    return verdict(enroll(svc, event, route, students, source_of(svc, order)), "order")
+    return verdict(enroll(svc, event, route, students, source_of(order, variant)), "order")
 
 
 def order_withdrawn(event: EventRecord, ctx: HandlerContext) -> HandlerResult:
@@ -51,14 +52,15 @@ def order_withdrawn(event: EventRecord, ctx: HandlerContext) -> HandlerResult:
         return gone(resource_id(event))
     if order.status not in UNDONE:
         return HandlerResult.ignored(f"order {order.id} is {order.status}, not canceled or denied")
-    route = svc.routes.match(svc.offering_for_variant(order.catalog_variant_id))
+    variant = svc.variant(order.catalog_variant_id)
+    route = svc.routes.match(svc.offering_of(variant))
     made = withdrawals.recorded(
         svc, event.educator, order.student_ids,
         lambda effect: withdrawals.made_for_order(effect, order.id), f"order {order.id}",
     )  # fmt: skip
     if not made:
         return HandlerResult.ignored("nothing eduhook created for this order")
-    source = source_of(svc, order)
+    source = source_of(order, variant)
     undo = _not_enrolled_otherwise(svc, made, order.id, source.planned_course_id)
     if not undo:
         return HandlerResult.ignored(withdrawals.STILL_ENROLLED)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from handlers.effects import EffectStore
 from handlers.partners.appsembler import AppsemblerClient
 from handlers.partners.eduframe import EduframeClient
+from handlers.partners.eduframe.models import CatalogVariant
 from handlers.partners.pennfoster import PennFosterClient
 from handlers.routes import CustomFieldNames, Offering, RouteTable
 
@@ -77,18 +78,18 @@ class Services:
 
     # Offerings ---------------------------------------------------------------------------------
 
+    def variant(self, variant_id: int) -> CatalogVariant:
+        return self.catalog.get("variant", variant_id, self.eduframe.get_catalog_variant)
+
     def offering_for_variant(self, variant_id: int) -> Offering:
         """Catalog variant → planned course → course, each read cached."""
-        variant = self.catalog.get("variant", variant_id, self.eduframe.get_catalog_variant)
+        return self.offering_of(self.variant(variant_id))
+
+    def offering_of(self, variant: CatalogVariant) -> Offering:
         if variant.variantable_type != "PlannedCourse":
             return Offering(course_id=None, course_code=None, catalog_product_id=variant.product_id)
         course = self._course_of_planned(variant.variantable_id)
         return Offering(course_id=course.id, course_code=course.code, catalog_product_id=variant.product_id)
-
-    def planned_course_of_variant(self, variant_id: int) -> int | None:
-        """The planned course a catalog variant sells, or ``None`` for a program edition."""
-        variant = self.catalog.get("variant", variant_id, self.eduframe.get_catalog_variant)
-        return variant.variantable_id if variant.variantable_type == "PlannedCourse" else None
 
     def offering_for_planned_course(self, planned_course_id: int, catalog_product_id: int | None) -> Offering:
         course = self._course_of_planned(planned_course_id)
