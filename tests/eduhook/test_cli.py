@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from eduhook.cli.main import cli
 from eduhook.embedded_redis import free_loopback_port
+from eduhook.ledger.database import MIGRATIONS
 from eduhook.settings import Settings
 from tests.conftest import REPO_ROOT, TEST_TOKEN, settings_env, wait_until
 from tests.receiver.test_webhooks import envelope, post
@@ -36,8 +37,9 @@ def test_help_describes_every_command() -> None:
 
 
 def test_db_upgrade_is_repeatable(eduhook_settings: Settings) -> None:
-    assert "ledger schema at version 2" in _run(eduhook_settings, "db", "upgrade")
-    assert _run(eduhook_settings, "db", "upgrade").strip() == "ledger schema at version 2"
+    newest = f"ledger schema at version {len(MIGRATIONS)}"
+    assert newest in _run(eduhook_settings, "db", "upgrade")
+    assert _run(eduhook_settings, "db", "upgrade").strip() == newest
 
 
 def test_events_list_and_show_redacted(receiver_url: str, eduhook_settings: Settings) -> None:

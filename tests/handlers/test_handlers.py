@@ -22,13 +22,6 @@ from tests.handlers.conftest import LEARNERS, World
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def ctx(eduhook_settings: Settings) -> HandlerContext:
-    return HandlerContext(
-        settings=eduhook_settings, engine=create_engine_for(eduhook_settings.effective_database_url)
-    )
-
-
 def event(event_type: str, **data: Any) -> EventRecord:
     return EventRecord(
         id=str(uuid.uuid4()), source="eduframe", educator="acme", tenant_id="t", event_type=event_type,

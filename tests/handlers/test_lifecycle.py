@@ -76,7 +76,8 @@ def add_enrollment(world: World, student: int, planned_course_id: int = NURSING_
 
 def add_student(world: World, like: int, student_id: int) -> int:
     """A new Eduframe user with ``like``'s details, enrolled in nothing yet."""
-    user = world.seed.records["users"][like] | {"id": student_id, "email": f"student-{student_id}@example.com"}
+    email = f"student-{student_id}@example.com"
+    user = world.seed.records["users"][like] | {"id": student_id, "email": email}
     assert httpx.post(world.eduframe + "/_sandbox/seed", json={"users": [user]}).status_code == 200
     return student_id
 
