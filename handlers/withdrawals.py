@@ -53,14 +53,18 @@ def recorded(
     """The done effects ``made_for`` picks among these students' latest generations.
 
     Raises ``TransientError`` while any of them is still being made: the withdrawal is retried
-    once that settles, instead of finding nothing and letting the enrollment finish after it.
+    once that settles, instead of finding nothing and letting the enrollment finish after it. A
+    claim whose lease ran out lost its worker and is not waited for.
     """
     found = [
         effect
         for effect in svc.effects.latest(educator=educator, subjects=[str(s) for s in students])
         if undoable(effect) and made_for(effect)
     ]
-    pending = sum(1 for effect in found if effect.state == CLAIMED)
+    now = svc.effects.clock()
+    pending = sum(
+        1 for e in found if e.state == CLAIMED and e.lease_until is not None and e.lease_until > now
+    )
     if pending:
         raise TransientError(f"{what}: {pending} of its partner effects are still being made; undo after")
     return [effect for effect in found if effect.state == DONE]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
 import pytest
 
@@ -65,6 +67,17 @@ def test_a_withdrawal_waits_for_effects_still_being_made(world: World, ctx: Hand
     store.complete(key, in_flight.owner, {"course": COURSE_KEY, "enrolled": True})
     assert order_withdrawn(event("order.canceled", id=world.small_order_id), ctx) == HandlerResult()
     assert unenrolled(world) == [world.seed.records["users"][student]["email"]]
+
+
+def test_a_claim_whose_worker_died_is_not_waited_for(world: World, ctx: HandlerContext) -> None:
+    student = world.seed.records["enrollments"][world.enrollments_of(world.small_order_id)[0]]["student_id"]
+    key = EffectKey("appsembler", "enroll", "acme", str(student), COURSE_KEY)
+    lapsed = EffectLedger(ctx.engine, lease=dt.timedelta(seconds=-1))  # its lease ran out at once
+    lapsed.claim([key], event_id="approved", source=Source("order", None, world.small_order_id))
+    cancel_order(world, world.small_order_id)
+    assert order_withdrawn(event("order.canceled", id=world.small_order_id), ctx) == HandlerResult.ignored(
+        "nothing eduhook created for this order"
+    )
 
 
 def test_an_order_whose_enrollments_were_all_cancelled_enrolls_nobody_again(
