@@ -22,9 +22,9 @@ from eduhook.ledger.effects import (
     EffectKey,
     EffectLedger,
     EffectRecord,
-    Source,
     Undoes,
 )
+from eduhook.ledger.provenance import Source
 from handlers.errors import TransientError
 
 __all__ = [

@@ -17,18 +17,17 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from eduhook.ledger.provenance import Source, may_renew, source_from_row, source_values
 from eduhook.ledger.schema import effects
 
 CLAIMED, DONE, FAILED, CANCELLED = "claimed", "done", "failed", "cancelled"
-
-SourceKind = Literal["order", "enrollment", "transfer"]
 
 
 @dataclass(frozen=True)
@@ -41,52 +40,6 @@ class EffectKey:
 
     def __str__(self) -> str:
         return f"{self.partner}:{self.action}:{self.educator}:{self.subject}:{self.target}"
-
-
-@dataclass(frozen=True)
-class Source:
-    """What in Eduframe an effect answers: an order, an enrollment, or an enrollment's transfer."""
-
-    kind: SourceKind
-    enrollment_id: int | None = None
-    order_id: int | None = None
-    planned_course_id: int | None = None
-
-    def same_resource(self, other: Source) -> bool:
-        """Whether both are about one enrollment or one order; an order's enrollments belong to it."""
-        if self.enrollment_id is not None and self.enrollment_id == other.enrollment_id:
-            return True
-        if self.kind == "order" and self.order_id is not None and self.order_id == other.order_id:
-            return True
-        return other.kind == "order" and other.order_id is not None and other.order_id == self.order_id
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_row(cls, row: sa.RowMapping) -> Source | None:
-        if row["source_kind"] is None:
-            return None
-        return cls(
-            row["source_kind"],
-            row["source_enrollment_id"],
-            row["source_order_id"],
-            row["source_planned_course_id"],
-        )
-
-
-def may_renew(cancellation: Mapping[str, Any] | None, source: Source) -> bool:
-    """Whether an event about ``source`` makes a cancelled effect again (its next generation).
-
-    Not when the event is about the enrollment or order whose cancellation undid it: that is a
-    redelivery or a replay. A transfer is different: moving an enrollment back is a new placement.
-    A cancellation whose cause is unknown (recorded before provenance was) never blocks.
-    """
-    undone_by = (cancellation or {}).get("source")
-    if not isinstance(undone_by, dict):
-        return True
-    by = Source(**undone_by)
-    return by.kind == "transfer" or not by.same_resource(source)
 
 
 @dataclass(frozen=True)
@@ -225,7 +178,7 @@ class EffectLedger:
     ) -> None:
         """Insert the wanted generations that are new, take those free to take, sort the rest."""
         until = now + self.lease
-        provenance = _source_values(source)
+        provenance = source_values(source)
         conn.execute(
             self._insert,
             [
@@ -336,7 +289,7 @@ class EffectLedger:
             conn.execute(
                 effects.update()
                 .where(sa.tuple_(effects.c.key, effects.c.generation).in_(pairs))
-                .values(**_source_values(source), updated_at=self.clock())
+                .values(**source_values(source), updated_at=self.clock())
             )
 
     def of_event(self, event_id: str) -> list[EffectRecord]:
@@ -402,7 +355,7 @@ def _cancel_undone(conn: Connection, names: list[str], owner: str, now: dt.datet
         )
     ).mappings()
     for undo in undos:
-        source = Source.from_row(undo)
+        source = source_from_row(undo)
         cancellation = {
             "by": undo["key"],
             "event_id": undo["event_id"],
@@ -421,17 +374,6 @@ def _cancel_undone(conn: Connection, names: list[str], owner: str, now: dt.datet
         )
 
 
-def _source_values(source: Source | None) -> dict[str, Any]:
-    if source is None:
-        return {}
-    return {
-        "source_kind": source.kind,
-        "source_enrollment_id": source.enrollment_id,
-        "source_order_id": source.order_id,
-        "source_planned_course_id": source.planned_course_id,
-    }
-
-
 def _record(row: sa.RowMapping) -> EffectRecord:
     return EffectRecord(
         key=EffectKey(row["partner"], row["action"], row["educator"], row["subject"], row["target"]),
@@ -441,7 +383,7 @@ def _record(row: sa.RowMapping) -> EffectRecord:
         result=row["result"],
         error=row["error"],
         event_id=row["event_id"],
-        source=Source.from_row(row),
+        source=source_from_row(row),
         cancellation=row["cancellation"],
         updated_at=row["updated_at"],
         lease_until=row["lease_until"],

@@ -14,7 +14,8 @@ from sqlalchemy.engine import Engine
 from eduhook.ledger import EventLedger, NewEvent, create_engine_for, upgrade
 from eduhook.ledger import schema as current
 from eduhook.ledger.database import MIGRATIONS, _v4_effect_generations, current_version
-from eduhook.ledger.effects import CANCELLED, DONE, EffectKey, EffectLedger, Source
+from eduhook.ledger.effects import CANCELLED, DONE, EffectKey, EffectLedger
+from eduhook.ledger.provenance import Source
 
 T0 = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 LEARNER = EffectKey("pennfoster", "learner", "acme", "1001", "PRG1")

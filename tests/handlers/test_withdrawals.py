@@ -7,7 +7,8 @@ import datetime as dt
 import httpx
 import pytest
 
-from eduhook.ledger.effects import EffectLedger, Source
+from eduhook.ledger.effects import EffectLedger
+from eduhook.ledger.provenance import Source
 from eduhook.settings import Settings
 from handlers.context import HandlerContext
 from handlers.effects import EffectKey
