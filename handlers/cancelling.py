@@ -1,7 +1,9 @@
 """Undoing what eduhook created: Penn Foster cancel requests and Appsembler unenrollments.
 
-Only effects recorded as done in the ledger are undone, so nothing eduhook did not create is
-touched; each undo is itself an effect with its own key, so it happens once.
+Only effects recorded as done in the ledger are undone, and the caller picks them by their
+provenance (the order or enrollment that made them), so nothing eduhook did not create is touched.
+Each undo is itself an effect, at the generation of what it undoes: it happens once, and once done
+the effect it undid is ``cancelled``, which lets a later enrollment make it again.
 """
 
 from __future__ import annotations
@@ -11,22 +13,37 @@ from dataclasses import dataclass, field
 
 from eduhook.ledger import EventRecord
 from handlers.bulk import APPSEMBLER, run_bulk
-from handlers.effects import EffectKey
+from handlers.effects import Claims, EffectKey, EffectRecord, Source
 from handlers.enrolling import PENNFOSTER
 from handlers.errors import EduhookError, PermanentError
 from handlers.mapping import appsembler_account
 from handlers.outcomes import Problems
 from handlers.partners.pennfoster import CancelRequest
-from handlers.routes import AppsemblerTarget, PennFosterTarget, Route
+from handlers.routes import PennFosterTarget, Route
 from handlers.services import Services
+
+# The effects a cancellation undoes, and the action that undoes each. Accounts stay.
+UNDO_ACTIONS = {(PENNFOSTER, "learner"): "cancel", (APPSEMBLER, "enroll"): "unenroll"}
+
+
+def undoable(effect: EffectRecord) -> bool:
+    return (effect.key.partner, effect.key.action) in UNDO_ACTIONS
+
+
+def undo_key(effect: EffectRecord) -> EffectKey:
+    key = effect.key
+    return EffectKey(
+        key.partner, UNDO_ACTIONS[key.partner, key.action], key.educator, key.subject, key.target
+    )
 
 
 @dataclass
 class CancellationRun:
     services: Services
     event: EventRecord
-    route: Route
-    user_ids: Sequence[int]
+    effects: Sequence[EffectRecord]
+    source: Source
+    route: Route | None = None  # the route the effects were made on, when the caller knows it
     problems: Problems = field(default_factory=Problems)
     done: int = 0
 
@@ -36,32 +53,51 @@ class CancellationRun:
 
     def run(self) -> int:
         """Undo; returns how many effects were (or had been) undone."""
-        if self.route.penn_foster is not None:
-            self.pennfoster(self.route.penn_foster)
-        if self.route.appsembler is not None:
-            self.appsembler(self.route.appsembler)
+        learners = [e for e in self.effects if (e.key.partner, e.key.action) == (PENNFOSTER, "learner")]
+        enrollments = [e for e in self.effects if (e.key.partner, e.key.action) == (APPSEMBLER, "enroll")]
+        if learners:
+            self.pennfoster(learners)
+        if enrollments:
+            self.appsembler(enrollments)
         self.problems.raise_if_any(self.done)
         return self.done
 
-    def pennfoster(self, target: PennFosterTarget) -> None:
-        store = self.services.effects
-        created = store.done_for(
-            partner=PENNFOSTER,
-            action="learner",
-            educator=self.educator,
-            subjects=[str(u) for u in self.user_ids],
+    def claim(self, created: Sequence[EffectRecord]) -> tuple[dict[EffectKey, EffectRecord], Claims]:
+        """Claim the undo of each effect; returns the effect behind each undo key, and the claims."""
+        behind = {undo_key(effect): effect for effect in created}
+        claims = self.services.effects.claim_waiting(
+            list(behind),
+            event_id=self.event.id,
+            source=self.source,
+            undoes={key: (effect.key, effect.generation) for key, effect in behind.items()},
         )
-        learners = {
-            subject: result
-            for subject, found in created.items()
-            for key, result in found
-            if key.target == target.program_id
-        }
-        keys = [EffectKey(PENNFOSTER, "cancel", self.educator, s, target.program_id) for s in learners]
-        claims = store.claim_waiting(keys, event_id=self.event.id)
         self.done += len(claims.done)
+        return behind, claims
+
+    def pennfoster_target(self, program_id: str) -> PennFosterTarget | None:
+        """The organization a program's learners were created under: the caller's route's when it
+        sends to the program, else the first route that does."""
+        routes = [self.route] if self.route is not None else []
+        routes += self.services.routes.routes
+        found = (r.penn_foster for r in routes if r.penn_foster and r.penn_foster.program_id == program_id)
+        return next(found, None)
+
+    def pennfoster(self, created: Sequence[EffectRecord]) -> None:
+        store = self.services.effects
+        targets = {e.key.target: self.pennfoster_target(e.key.target) for e in created}
+        for effect in created:
+            if targets[effect.key.target] is None:
+                self.problems.add(
+                    PermanentError(
+                        f"cannot undo {effect.key}: no route sends to its Penn Foster program",
+                        partner=PENNFOSTER,
+                    )
+                )
+        behind, claims = self.claim([e for e in created if targets[e.key.target] is not None])
+        owner = claims.owner
         for key in claims.mine:
-            learner = learners[key.subject]
+            learner, target = behind[key].result or {}, targets[key.target]
+            assert target is not None
             try:
                 request = CancelRequest(
                     organization_id=target.organization_id, location_id=target.location_id,
@@ -69,42 +105,27 @@ class CancellationRun:
                     alternate_id=None if learner.get("student_id") else learner.get("alternate_id"),
                     program_id=target.program_id,
                 )  # fmt: skip
-            except ValueError as exc:
+            except ValueError:
                 error = PermanentError(f"cancel for Eduframe user {key.subject}: no Penn Foster id recorded")
-                store.fail(key, claims.owner, str(error))
+                store.fail(key, owner, str(error))
                 self.problems.add(error)
-                del exc
                 continue
             try:
                 receipt = self.services.pennfoster.cancel_learner(request)
             except EduhookError as error:
-                store.fail(key, claims.owner, str(error))
+                store.fail(key, owner, str(error))
                 self.problems.add(error)
                 continue
-            store.complete(key, claims.owner, {"resource_id": receipt.resource_id})
+            store.complete(key, owner, {"resource_id": receipt.resource_id})
             self.done += 1
 
-    def appsembler(self, target: AppsemblerTarget) -> None:
-        store = self.services.effects
-        created = store.done_for(
-            partner=APPSEMBLER,
-            action="enroll",
-            educator=self.educator,
-            subjects=[str(u) for u in self.user_ids],
-        )
-        pairs = [
-            (subject, key.target)
-            for subject, found in created.items()
-            for key, _ in found
-            if key.target in target.course_ids
-        ]
-        keys = [EffectKey(APPSEMBLER, "unenroll", self.educator, s, course) for s, course in pairs]
-        claims = store.claim_waiting(keys, event_id=self.event.id)
-        self.done += len(claims.done)
+    def appsembler(self, created: Sequence[EffectRecord]) -> None:
+        """Unenrollment needs no settings beyond the course key, which the effect's target is."""
+        _, claims = self.claim(created)
         self.done += run_bulk(
             claims.mine,
             owner=claims.owner,
-            store=store,
+            store=self.services.effects,
             problems=self.problems,
             identifier=lambda user_id: (
                 appsembler_account(self.services.eduframe.get_user(user_id), educator=self.educator).email
@@ -115,6 +136,14 @@ class CancellationRun:
         )
 
 
-def cancel(services: Services, event: EventRecord, route: Route, user_ids: Sequence[int]) -> int:
-    """Undo eduhook's own effects for these users on this route; returns the number undone."""
-    return CancellationRun(services, event, route, list(dict.fromkeys(user_ids))).run()
+def cancel(
+    services: Services,
+    event: EventRecord,
+    effects: Sequence[EffectRecord],
+    source: Source,
+    *,
+    route: Route | None = None,
+) -> int:
+    """Undo these done effects for ``source`` (what in Eduframe undid them); ``route`` is the one
+    they were made on when known. Returns the number undone now or before."""
+    return CancellationRun(services, event, effects, source, route).run()

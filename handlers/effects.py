@@ -13,10 +13,38 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.engine import Engine
 
-from eduhook.ledger.effects import CLAIMED, DONE, FAILED, Claims, EffectKey, EffectLedger
+from eduhook.ledger.effects import (
+    CANCELLED,
+    CLAIMED,
+    DONE,
+    FAILED,
+    Claims,
+    EffectKey,
+    EffectLedger,
+    EffectRecord,
+    Undoes,
+)
+from eduhook.ledger.provenance import Source
 from handlers.errors import TransientError
 
-__all__ = ["CLAIMED", "DONE", "FAILED", "Claims", "EffectKey", "EffectStore"]
+__all__ = [
+    "CANCELLED",
+    "CLAIMED",
+    "DONE",
+    "FAILED",
+    "Claims",
+    "EffectKey",
+    "EffectRecord",
+    "EffectStore",
+    "Source",
+    "effect_id",
+]
+
+
+def effect_id(key: EffectKey, generation: int) -> str:
+    """The id partners see for one generation of an effect (Penn Foster's transaction GUID comes
+    from it): the key itself for the first, so ids sent before generations existed stay the same."""
+    return str(key) if generation <= 1 else f"{key}#{generation}"
 
 
 class EffectStore(EffectLedger):
@@ -34,14 +62,21 @@ class EffectStore(EffectLedger):
         self.sleep = sleep
 
     def claim_waiting(
-        self, keys: Sequence[EffectKey], *, event_id: str, wait: float = 30.0, poll: float = 0.1
+        self,
+        keys: Sequence[EffectKey],
+        *,
+        event_id: str,
+        source: Source | None = None,
+        undoes: Undoes | None = None,
+        wait: float = 30.0,
+        poll: float = 0.1,
     ) -> Claims:
         """Like :meth:`claim`, but waits for keys another worker holds to be settled.
 
         Overlapping events (an order and its per-student enrollments) then never call a partner
         twice, whichever arrives first: the later one waits and finds the key done.
         """
-        claims = self.claim(keys, event_id=event_id)
+        claims = self.claim(keys, event_id=event_id, source=source, undoes=undoes)
         deadline = time.monotonic() + wait
         while claims.busy:
             if time.monotonic() > deadline:
@@ -49,8 +84,7 @@ class EffectStore(EffectLedger):
                     f"{len(claims.busy)} partner effects are still being worked on by another worker"
                 )
             self.sleep(poll)
-            again = self.claim(claims.busy, event_id=event_id, owner=claims.owner)
-            claims.mine.extend(again.mine)
-            claims.done.update(again.done)
-            claims.busy = again.busy
+            claims.merge(
+                self.claim(claims.busy, event_id=event_id, source=source, undoes=undoes, owner=claims.owner)
+            )
         return claims

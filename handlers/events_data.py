@@ -17,6 +17,11 @@ def int_field(data: dict[str, Any], name: str, event: EventRecord) -> int:
     return int(value)
 
 
+def optional_int_field(data: dict[str, Any], name: str, event: EventRecord) -> int | None:
+    """Like :func:`int_field`, but absent or null is ``None``."""
+    return None if data.get(name) is None else int_field(data, name, event)
+
+
 def resource_id(event: EventRecord) -> int:
     """The id of the resource the event is about (``event_data.id``)."""
     return int_field(event.data, "id", event)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from handlers.effects import EffectStore
 from handlers.partners.appsembler import AppsemblerClient
 from handlers.partners.eduframe import EduframeClient
+from handlers.partners.eduframe.models import CatalogVariant
 from handlers.partners.pennfoster import PennFosterClient
 from handlers.routes import CustomFieldNames, Offering, RouteTable
 
@@ -77,9 +78,14 @@ class Services:
 
     # Offerings ---------------------------------------------------------------------------------
 
+    def variant(self, variant_id: int) -> CatalogVariant:
+        return self.catalog.get("variant", variant_id, self.eduframe.get_catalog_variant)
+
     def offering_for_variant(self, variant_id: int) -> Offering:
         """Catalog variant → planned course → course, each read cached."""
-        variant = self.catalog.get("variant", variant_id, self.eduframe.get_catalog_variant)
+        return self.offering_of(self.variant(variant_id))
+
+    def offering_of(self, variant: CatalogVariant) -> Offering:
         if variant.variantable_type != "PlannedCourse":
             return Offering(course_id=None, course_code=None, catalog_product_id=variant.product_id)
         course = self._course_of_planned(variant.variantable_id)

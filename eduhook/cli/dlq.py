@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import orjson
 
+from eduhook.cli.effects import echo_effects, event_effects
 from eduhook.cli.selection import (
     attempt_detail,
     echo_listing,
@@ -22,19 +23,6 @@ from eduhook.redact import redact
 
 if TYPE_CHECKING:
     from eduhook.cli.main import Context
-    from eduhook.ledger.effects import EffectRecord
-
-
-def effect_detail(effect: EffectRecord) -> dict[str, Any]:
-    return {
-        "key": str(effect.key),
-        "partner": effect.key.partner,
-        "action": effect.key.action,
-        "state": effect.state,
-        "attempts": effect.attempts,
-        "error": effect.error,
-        "updated_at": effect.updated_at.isoformat(),
-    }
 
 
 @click.group()
@@ -69,19 +57,19 @@ def list_dead(obj: Context, /, limit: int, as_json: bool, **options: Any) -> Non
 @click.option("--json", "as_json", is_flag=True, help="The whole record as one JSON document.")
 @click.pass_obj
 def show_dead(obj: Context, event_id: str, as_json: bool) -> None:
-    """One event's attempts timeline, its partner effects (done, failed, pending) and its payload.
+    """One event's attempts timeline, its partner effects (done, failed, pending, cancelled, with
+    every generation) and its payload.
 
     Personal fields in the payload are redacted, as in `events show`.
     """
     from eduhook.ledger import EventLedger
-    from eduhook.ledger.effects import EffectLedger
 
     engine = engine_of(obj)
     try:
         ledger = EventLedger(engine)
         event = ledger.get(event_id)
         attempts = ledger.attempts(event_id) if event else []
-        effects = EffectLedger(engine).of_event(event_id) if event else []
+        effects = event_effects(engine, event_id) if event else []
     except Exception as exc:
         raise ledger_error(exc) from exc
     finally:
@@ -90,7 +78,7 @@ def show_dead(obj: Context, event_id: str, as_json: bool) -> None:
         raise click.ClickException(f"no event with id {event_id}")
     document = summary(event) | {
         "attempts_detail": [attempt_detail(a) for a in attempts],
-        "effects": [effect_detail(f) for f in effects],
+        "effects": effects,
         "payload": redact(event.payload),
     }
     if as_json:
@@ -111,9 +99,7 @@ def show_dead(obj: Context, event_id: str, as_json: bool) -> None:
             f"  #{a['number']:<3} {a['started_at']}  {seconds:>7}s  "
             f"{a['outcome'] or 'running':10} {a['error_class'] or '':13} {where}  {a['error'] or ''}".rstrip()
         )
-    click.echo("effects:" if effects else "effects: none recorded for this event")
-    for f in effects:
-        click.echo(f"  {f.state:8} {f.key}" + (f"  ({f.error})" if f.error and f.state != "done" else ""))
+    echo_effects(effects)
     click.echo("payload (redacted):")
     click.echo(orjson.dumps(document["payload"], option=orjson.OPT_INDENT_2).decode())
 

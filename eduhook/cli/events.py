@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 import orjson
 
+from eduhook.cli.effects import event_effects
 from eduhook.cli.selection import attempt_detail, echo_listing, engine_of, find_events, summary
 from eduhook.ledger.filters import EventFilter
 from eduhook.ledger.schema import EVENT_STATUSES
@@ -57,11 +58,13 @@ def list_events(
 @click.option("--unredacted", is_flag=True, help="Show personal data in the payload (handle with care).")
 @click.pass_obj
 def show_event(obj: Context, event_id: str, unredacted: bool) -> None:
-    """Show one event: status, next attempt, every attempt, and the payload (personal fields redacted)."""
+    """Show one event: status, next attempt, every attempt, its partner effects with every
+    generation of each, and the payload (personal fields redacted)."""
     ledger = _ledger(obj)
     try:
         event = ledger.get(event_id)
         attempts = ledger.attempts(event_id) if event else []
+        effects = event_effects(ledger.engine, event_id) if event else []
     finally:
         ledger.engine.dispose()
     if event is None:
@@ -69,6 +72,7 @@ def show_event(obj: Context, event_id: str, unredacted: bool) -> None:
     document = summary(event) | {
         "tenant_id": event.tenant_id,
         "attempts_detail": [attempt_detail(a) for a in attempts],
+        "effects": effects,
         "payload": event.payload if unredacted else redact(event.payload),
     }
     click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())

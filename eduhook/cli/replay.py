@@ -141,14 +141,15 @@ def _select(
 
 def _dry_run(engine: Engine, selection: Selection, as_json: bool) -> None:
     """What a replay would do, read from the ledger alone: no write, no partner call."""
-    from eduhook.ledger.effects import DONE, EffectLedger
+    from eduhook.ledger.effects import CANCELLED, DONE, EffectLedger
 
     store = EffectLedger(engine)
+    would = {DONE: "skip (done)", CANCELLED: "skip (cancelled)"}
     plan: list[dict[str, Any]] = []
     for event_id in selection.eligible:
         calls = [
             {"partner": f.key.partner, "action": f.key.action, "key": str(f.key),
-             "would": "skip (done)" if f.state == DONE else "send"}
+             "would": would.get(f.state, "send")}
             for f in store.of_event(event_id)
         ]  # fmt: skip
         plan.append({"id": event_id, "status": selection.statuses[event_id], "calls": calls})

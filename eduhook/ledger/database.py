@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -130,11 +131,120 @@ def _v3_tenant_in_dedup_key(conn: Connection) -> None:
             )
 
 
+_V4_EFFECT_COLUMNS = {
+    "generation": "INTEGER NOT NULL DEFAULT 1",
+    "source_kind": "VARCHAR(16)",
+    "source_enrollment_id": "BIGINT",
+    "source_order_id": "BIGINT",
+    "source_planned_course_id": "BIGINT",
+    "undoes": "VARCHAR(255)",
+    "cancellation": "JSON",
+}
+_V4_KEY = ["key", "generation"]
+
+
+def _v4_effect_generations(conn: Connection) -> None:
+    """Effects gain a generation (part of their primary key), their provenance and their undo link.
+
+    Every existing effect becomes generation 1, with the provenance its event tells, and an effect
+    a done undo undid becomes ``cancelled``, so students who cancelled before the upgrade can be
+    enrolled again. A ledger built by ``_v1_initial`` from the current tables already has the new
+    shape and nothing to fill in, so only what is missing is done.
+    """
+    inspector = sa.inspect(conn)
+    if inspector.get_pk_constraint("effects")["constrained_columns"] == _V4_KEY:
+        return
+    if conn.dialect.name == "sqlite":
+        _rebuild_sqlite_effects(conn, {column["name"] for column in inspector.get_columns("effects")})
+    else:
+        present = {column["name"] for column in inspector.get_columns("effects")}
+        for name, ddl in _V4_EFFECT_COLUMNS.items():
+            if name not in present:
+                conn.execute(sa.text(f"ALTER TABLE effects ADD COLUMN {name} {ddl}"))
+        old_key = inspector.get_pk_constraint("effects")["name"]
+        conn.execute(sa.text(f'ALTER TABLE effects DROP CONSTRAINT "{old_key}"'))
+        conn.execute(sa.text("ALTER TABLE effects ADD PRIMARY KEY (key, generation)"))
+    _v4_provenance(conn)
+    _v4_cancelled(conn)
+
+
+def _v4_provenance(conn: Connection) -> None:
+    """The order or enrollment an effect answers is the resource its event was about (the handlers
+    re-read that very id); a cancellation's undo effects get theirs the same way."""
+    effects, events = schema.effects, schema.events
+    rows = conn.execute(
+        sa.select(effects.c.key, events.c.event_type, events.c.payload)
+        .join(events, events.c.id == effects.c.event_id)
+        .where(effects.c.source_kind.is_(None))
+    ).all()
+    for key, event_type, payload in rows:
+        data = json.loads(payload).get("event_data") if payload else None
+        resource = str(data.get("id")) if isinstance(data, dict) else ""
+        if not resource.isdigit():
+            continue
+        kind = event_type.split(".", 1)[0]
+        if kind not in ("order", "enrollment"):
+            continue
+        ids = (
+            {"source_order_id": int(resource)} if kind == "order" else {"source_enrollment_id": int(resource)}
+        )
+        conn.execute(effects.update().where(effects.c.key == key).values(source_kind=kind, **ids))
+
+
+# The undo actions before v4, and the action each undoes.
+_V4_UNDOES = {"cancel": "learner", "unenroll": "enroll"}
+
+
+def _v4_cancelled(conn: Connection) -> None:
+    effects = schema.effects
+    undos = conn.execute(
+        sa.select(effects).where(effects.c.action.in_(list(_V4_UNDOES)), effects.c.undoes.is_(None))
+    ).mappings()
+    for undo in undos.all():
+        undone = ":".join(
+            (undo["partner"], _V4_UNDOES[undo["action"]], undo["educator"], undo["subject"], undo["target"])
+        )
+        conn.execute(effects.update().where(effects.c.key == undo["key"]).values(undoes=undone))
+        if undo["state"] != "done":
+            continue
+        source = {
+            "kind": undo["source_kind"], "enrollment_id": undo["source_enrollment_id"],
+            "order_id": undo["source_order_id"], "planned_course_id": None,
+        }  # fmt: skip
+        cancellation = {
+            "by": undo["key"], "event_id": undo["event_id"], "source": source if source["kind"] else None,
+            "result": undo["result"], "at": undo["updated_at"].isoformat(),
+        }  # fmt: skip
+        conn.execute(
+            effects.update()
+            .where(effects.c.key == undone, effects.c.state == "done")
+            .values(state="cancelled", cancellation=cancellation)
+        )
+
+
+def _rebuild_sqlite_effects(conn: Connection, present: set[str]) -> None:
+    """SQLite cannot change a primary key in place: copy the rows into a new table.
+
+    Python's sqlite3 runs DDL outside any transaction unless one is open, so one is opened here:
+    a failure half-way leaves the old table as it was.
+    """
+    if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        conn.exec_driver_sql("BEGIN")
+    for index in schema.effects.indexes:
+        conn.execute(sa.text(f"DROP INDEX IF EXISTS {index.name}"))
+    conn.execute(sa.text("ALTER TABLE effects RENAME TO effects_before_v4"))
+    schema.metadata.create_all(conn, tables=[schema.effects])
+    copied = ", ".join(c.name for c in schema.effects.columns if c.name in present)
+    conn.execute(sa.text(f"INSERT INTO effects ({copied}) SELECT {copied} FROM effects_before_v4"))  # noqa: S608
+    conn.execute(sa.text("DROP TABLE effects_before_v4"))
+
+
 # Each step runs once, in order, in its own transaction; append new steps, never edit old ones.
 MIGRATIONS: Sequence[Callable[[Connection], None]] = (
     _v1_initial,
     _v2_failure_handling,
     _v3_tenant_in_dedup_key,
+    _v4_effect_generations,
 )
 
 

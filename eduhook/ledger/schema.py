@@ -92,11 +92,14 @@ attempts = sa.Table(
     sa.Index("ix_attempts_event", "event_id", "number"),
 )
 
-# One row per partner side effect under a stable key; what makes retries and overlaps safe.
+# One row per partner side effect: a stable key and its generation (a cancelled effect may be made
+# again, as generation 2, …), with the Eduframe resource that caused it. What makes retries,
+# redeliveries, overlapping events and re-enrollments safe.
 effects = sa.Table(
     "effects",
     metadata,
     sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("generation", sa.Integer, primary_key=True, autoincrement=False, server_default="1"),
     sa.Column("partner", sa.String(32), nullable=False),
     sa.Column("action", sa.String(32), nullable=False),
     sa.Column("educator", sa.String(128), nullable=False),
@@ -111,6 +114,15 @@ effects = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # Provenance: what in Eduframe this effect answers (order, enrollment or transfer, and its ids).
+    sa.Column("source_kind", sa.String(16)),
+    sa.Column("source_enrollment_id", sa.BigInteger),
+    sa.Column("source_order_id", sa.BigInteger),
+    sa.Column("source_planned_course_id", sa.BigInteger),
+    # An undo effect (a Penn Foster cancel, an Appsembler unenroll) names the key it undoes, at the
+    # same generation; once it is done, that effect is ``cancelled`` with this ``cancellation``.
+    sa.Column("undoes", sa.String(255)),
+    sa.Column("cancellation", sa.JSON),
     sa.Index("ix_effects_subject", "educator", "subject"),
     sa.Index("ix_effects_state", "state"),
 )

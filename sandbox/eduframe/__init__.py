@@ -7,13 +7,14 @@ errors are ``{"errors": {...}, "code": N, "message": "..."}``:
     GET  /orders[/{id}]  /enrollments[/{id}]  /users[/{id}]  /catalog/variants[/{id}]
          /planned_courses[/{id}]  /courses[/{id}]  /leads[/{id}]          lists: page, per_page
     PUT  /orders/{id}/approve|deny|cancel      changes status, emits order.approved|denied|canceled
+    PUT  /enrollments/{id}/cancel              cancels it, emits enrollment.updated
     POST /leads                                 validated per the OpenAPI (422), emits lead.created
     POST/GET /webhooks, GET/PATCH/DELETE /webhooks/{id},
     GET  /webhooks/{id}/notifications, /webhooks/{id}/notifications/failed?start=&end=
 
 Lists: ``per_page`` defaults to 25 and is capped at 100; ``Link`` carries ``rel="next"`` and
 ``rel="last"`` (absolute URLs keeping the filters). Filters: enrollments ``student_id``,
-``planned_course_id``, ``status`` (repeatable), ``with_canceled``; variants ``product_id``,
+``planned_course_id``, ``order_id``, ``status`` (repeatable), ``with_canceled``; variants ``product_id``,
 ``variantable_id``, ``variantable_type``; planned courses ``course_id``, ``status``; users ``email``.
 
 Seed (``create_app(seed)``; ``None`` serves ``EduframeSeed.demo()``, ``{}`` an empty Eduframe; build
@@ -32,6 +33,9 @@ Control routes besides the shared ``/_sandbox`` ones (state, requests, faults, c
                           → {"event_id", "complete", "notifications"}; ``?wait=true[&timeout=s]`` returns
                           once every delivery has its final outcome (succeeded or failed)
     POST /_sandbox/wait   ``?timeout=s``: waits for every delivery in flight
+    POST /_sandbox/enrollments/{id}/transfer   {"planned_course_id"}: moves it, emits enrollment.updated
+    DELETE /_sandbox/records/{kind}/{id}       removes a record (kind: orders, enrollments, …) and
+                          emits ``<resource>.deleted`` carrying the record as it was
 
 Webhook delivery POSTs ``{"tenant_id", "educator", "event", "event_data"}`` to every active webhook
 subscribed to the event, waits at most ``delivery_timeout`` (10 s) for a 2xx, and retries after each

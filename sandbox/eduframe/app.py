@@ -13,6 +13,7 @@ from sandbox.base import SandboxClock, SandboxCore, build_sandbox_app
 from sandbox.eduframe.api import fallback_route, resource_routes
 from sandbox.eduframe.control import control_routes
 from sandbox.eduframe.delivery import Deliverer
+from sandbox.eduframe.enrollments import enrollment_routes
 from sandbox.eduframe.hooks import webhook_routes
 from sandbox.eduframe.leads import write_routes
 from sandbox.eduframe.seed import demo_seed
@@ -39,9 +40,11 @@ def create_app(seed: dict[str, Any] | None = None, *, clock: SandboxClock | None
         yield
         await deliverer.aclose()
 
+    enrollment_api, enrollment_controls = enrollment_routes(state, deliverer, core.clock)
     # Writes come before the generic reads so that PUT /orders/{id}/approve is not shadowed.
     routes = [
         *write_routes(state, deliverer, core.clock),
+        *enrollment_api,
         *webhook_routes(state, core.clock),
         *resource_routes(state),
         fallback_route(),
@@ -51,7 +54,7 @@ def create_app(seed: dict[str, Any] | None = None, *, clock: SandboxClock | None
         routes,
         reset=reset,
         state=state.to_json,
-        extra_control=control_routes(state, deliverer),
+        extra_control=[*control_routes(state, deliverer), *enrollment_controls],
         lifespan=lifespan,
     )
     app.state.eduframe = state

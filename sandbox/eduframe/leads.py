@@ -1,6 +1,7 @@
 """The Eduframe sandbox's writes: ``POST /leads`` validated as the OpenAPI says, and order transitions.
 
-``PUT /orders/{id}/approve|deny|cancel`` change the order and emit ``order.approved|denied|canceled``;
+``PUT /orders/{id}/approve|deny|cancel`` change the order and emit ``order.approved|denied|canceled``
+(canceling it cancels its enrollments too);
 ``POST /leads`` emits ``lead.created``, as Eduframe would to any subscribed webhook.
 """
 
@@ -147,6 +148,14 @@ _TRANSITIONS = {
 }
 
 
+def _cancel_enrollments_of(state: EduframeState, order: dict[str, Any]) -> None:
+    """Canceling an order cancels the enrollments it made, as in Eduframe."""
+    for enrollment in state.records["enrollments"].values():
+        if enrollment.get("order_id") == order["id"] and enrollment["status"] != "canceled":
+            enrollment["status"] = "canceled"
+            enrollment["updated_at"] = order["updated_at"]
+
+
 def write_routes(state: EduframeState, deliverer: Deliverer, clock: SandboxClock) -> list[Route]:
     async def create_lead(request: Request) -> Response:
         try:
@@ -177,6 +186,8 @@ def write_routes(state: EduframeState, deliverer: Deliverer, clock: SandboxClock
             )
         order["status"] = status
         order["updated_at"] = iso(clock())
+        if status == "canceled":
+            _cancel_enrollments_of(state, order)
         deliverer.emit(event, order)
         return json_response(order)
 

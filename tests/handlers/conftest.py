@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 
 from eduhook.ledger import create_engine_for, upgrade
 from eduhook.settings import Settings
+from handlers.context import HandlerContext
 from sandbox import appsembler, eduframe, pennfoster
 from sandbox.eduframe.seed import EduframeSeed
 from sandbox.server import RunningServer
@@ -136,3 +137,11 @@ def eduhook_settings(tmp_path: Path, database_url: str, redis_url: str, world: W
     upgrade(engine)
     engine.dispose()
     return settings
+
+
+@pytest.fixture
+def ctx(eduhook_settings: Settings) -> HandlerContext:
+    """What a worker hands handlers, for calling them directly (no queue) against the sandboxes."""
+    return HandlerContext(
+        settings=eduhook_settings, engine=create_engine_for(eduhook_settings.effective_database_url)
+    )

@@ -93,11 +93,13 @@ def test_concurrent_claims_hand_each_key_to_exactly_one_owner(engine: Engine) ->
     assert sorted(owned, key=str) == sorted(keys, key=str)
 
 
-def test_done_for_lists_what_eduhook_created(engine: Engine) -> None:
+def test_latest_lists_what_eduhook_created_per_subject(engine: Engine) -> None:
     store = EffectStore(engine, clock=Clock())
     claims = store.claim([key(1), key(2), key(1, "OTHER")], event_id="e1")
     store.complete(key(1), claims.owner, {"student_id": "1"})
     store.complete(key(1, "OTHER"), claims.owner, {"student_id": "1b"})
-    found = store.done_for(partner="pennfoster", action="learner", educator="acme", subjects=["1", "2", "3"])
-    assert set(found) == {"1"}
-    assert sorted(k.target for k, _ in found["1"]) == ["OTHER", "PRG1"]
+    found = store.latest(educator="acme", subjects=["1", "3"])
+    assert [(f.key.target, f.state, f.result) for f in found] == [
+        ("OTHER", "done", {"student_id": "1b"}),
+        ("PRG1", "done", {"student_id": "1"}),
+    ]

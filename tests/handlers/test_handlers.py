@@ -22,13 +22,6 @@ from tests.handlers.conftest import LEARNERS, World
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def ctx(eduhook_settings: Settings) -> HandlerContext:
-    return HandlerContext(
-        settings=eduhook_settings, engine=create_engine_for(eduhook_settings.effective_database_url)
-    )
-
-
 def event(event_type: str, **data: Any) -> EventRecord:
     return EventRecord(
         id=str(uuid.uuid4()), source="eduframe", educator="acme", tenant_id="t", event_type=event_type,
@@ -53,21 +46,29 @@ def test_denied_order_eduhook_never_enrolled_touches_nothing(world: World, ctx: 
     assert world.calls(world.pennfoster, LEARNERS + "/cancel") == []
 
 
-def test_deleted_enrollment_is_undone_only_once_eduframe_confirms(world: World, ctx: HandlerContext) -> None:
+def test_a_deletion_undoes_what_its_enrollment_made_once_eduframe_confirms(
+    world: World, ctx: HandlerContext
+) -> None:
     assert order_approved(event("order.approved", id=world.small_order_id), ctx) == HandlerResult()
     enrollment_id = world.enrollments_of(world.small_order_id)[0]
     record = world.seed.records["enrollments"][enrollment_id]
-    hint = {"id": enrollment_id, "student_id": record["student_id"],
-            "planned_course_id": record["planned_course_id"]}  # fmt: skip
+    hint = {key: record[key] for key in ("id", "student_id", "planned_course_id", "order_id")}
     still_there = enrollment_deleted(event("enrollment.deleted", **hint), ctx)
     assert still_there == HandlerResult.ignored(f"enrollment {enrollment_id} still exists in Eduframe")
+    # An id Eduframe does not know, naming this student: nothing this enrollment made matches it.
+    forged = hint | {"id": 999_999, "order_id": None}
+    assert enrollment_deleted(event("enrollment.deleted", **forged), ctx) == HandlerResult.ignored(
+        "no matching effect"
+    )
+    assert world.calls(world.pennfoster, LEARNERS + "/cancel") == []
 
-    gone = hint | {"id": 999_999}  # Eduframe answers 404 for it: the deletion is confirmed
-    assert enrollment_deleted(event("enrollment.deleted", **gone), ctx) == HandlerResult()
+    assert httpx.delete(f"{world.eduframe}/_sandbox/records/enrollments/{enrollment_id}").status_code == 200
+    assert enrollment_deleted(event("enrollment.deleted", **hint), ctx) == HandlerResult()
     [cancel] = world.calls(world.pennfoster, LEARNERS + "/cancel")
     assert cancel["body"]["program_id"] == "NUR01105"
-    # Again: the cancel effect is done, no second request.
-    enrollment_deleted(event("enrollment.deleted", **gone), ctx)
+    # Again: the effect is cancelled, nothing is left to undo and no second request goes out.
+    again = enrollment_deleted(event("enrollment.deleted", **hint), ctx)
+    assert again == HandlerResult.ignored("no matching effect")
     assert len(world.calls(world.pennfoster, LEARNERS + "/cancel")) == 1
 
 

@@ -177,6 +177,34 @@ def test_api_writes_emit_their_events(serve: Serve) -> None:
     assert world.receiver.bodies[0]["event_data"]["status"] == "active"
 
 
+def test_enrollment_changes_emit_their_events_and_the_client_sees_them(serve: Serve) -> None:
+    world = start(serve, [200], events=("enrollment.updated", "enrollment.deleted"))
+    headers = {"Authorization": f"Bearer {DEFAULT_API_TOKEN}"}
+    base = world.sandbox.url
+    assert httpx.put(f"{base}/enrollments/7001/cancel", headers=headers).json()["status"] == "canceled"
+    assert httpx.put(f"{base}/enrollments/7001/cancel", headers=headers).status_code == 422
+    moved = httpx.post(f"{base}/_sandbox/enrollments/7002/transfer", json={"planned_course_id": 202})
+    assert moved.json()["planned_course_id"] == 202
+    assert (
+        httpx.post(f"{base}/_sandbox/enrollments/7002/transfer", json={"planned_course_id": 9}).status_code
+        == 404
+    )
+    assert world.client.list_enrollments(planned_course_id=202, with_canceled=False)[0].id == 7002
+    assert [e.id for e in world.client.list_enrollments(student_id=1001, with_canceled=False)] == []
+    assert [e.id for e in world.client.list_enrollments(student_id=1001)] == [7001]
+
+    assert httpx.delete(f"{base}/_sandbox/records/enrollments/7002").status_code == 200
+    assert httpx.delete(f"{base}/_sandbox/records/enrollments/7002").status_code == 404
+    assert world.client.find_enrollment(7002) is None and world.client.find_enrollment(7001) is not None
+    assert httpx.post(f"{base}/_sandbox/wait").json() == {"complete": True}
+    assert [(b["event"], b["event_data"]["id"], b["event_data"]["planned_course_id"])
+            for b in world.receiver.bodies] == [
+        ("enrollment.updated", 7001, 201), ("enrollment.updated", 7002, 202),
+        ("enrollment.deleted", 7002, 202),
+    ]  # fmt: skip
+    assert world.receiver.bodies[2]["event_data"]["student_id"] == 1002
+
+
 def test_emit_can_override_tenant_and_educator(serve: Serve) -> None:
     world = start(serve, [200])
     world.emit(event="order.approved", resource_id=5001, educator="other-school")

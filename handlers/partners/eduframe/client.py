@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -11,7 +11,7 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from eduhook.settings import Settings
-from handlers.errors import ConfigurationError, PartnerDataError
+from handlers.errors import ConfigurationError, PartnerDataError, PermanentError
 from handlers.partners._http import Clock, PartnerClient, json_body, make_client, send
 from handlers.partners.eduframe.errors import PARTNER, raise_for_response
 from handlers.partners.eduframe.models import (
@@ -54,6 +54,15 @@ def _parse(model: type[ModelT], data: Any, *, what: str) -> ModelT:
         ) from exc
 
 
+def _unless_gone(read: Callable[[], ModelT]) -> ModelT | None:
+    try:
+        return read()
+    except PermanentError as exc:
+        if exc.status_code == 404 and exc.partner == PARTNER:
+            return None
+        raise
+
+
 class EduframeClient(PartnerClient):
     """Reads and writes the Eduframe API v1 with a bearer token; lists follow ``Link: rel="next"``."""
 
@@ -87,10 +96,18 @@ class EduframeClient(PartnerClient):
     def get_order(self, order_id: int) -> Order:
         return self._get_one(f"/orders/{order_id}", Order, resource=f"order {order_id}")
 
+    def find_order(self, order_id: int) -> Order | None:
+        """The order, or ``None`` when Eduframe no longer has it (404: deleted)."""
+        return _unless_gone(lambda: self.get_order(order_id))
+
     def get_enrollment(self, enrollment_id: int) -> Enrollment:
         return self._get_one(
             f"/enrollments/{enrollment_id}", Enrollment, resource=f"enrollment {enrollment_id}"
         )
+
+    def find_enrollment(self, enrollment_id: int) -> Enrollment | None:
+        """The enrollment, or ``None`` when Eduframe no longer has it (404: deleted)."""
+        return _unless_gone(lambda: self.get_enrollment(enrollment_id))
 
     def list_enrollments(
         self,
@@ -98,8 +115,10 @@ class EduframeClient(PartnerClient):
         student_id: int | None = None,
         planned_course_id: int | None = None,
         status: Sequence[EnrollmentStatus] | None = None,
+        with_canceled: bool | None = None,
         per_page: int = MAX_PER_PAGE,
     ) -> list[Enrollment]:
+        """``GET /enrollments``; ``with_canceled=False`` leaves canceled enrollments out."""
         params: dict[str, str | int | Sequence[str]] = {}
         if student_id is not None:
             params["student_id"] = student_id
@@ -107,6 +126,8 @@ class EduframeClient(PartnerClient):
             params["planned_course_id"] = planned_course_id
         if status:
             params["status"] = list(status)
+        if with_canceled is not None:
+            params["with_canceled"] = "true" if with_canceled else "false"
         return self._get_list("/enrollments", Enrollment, params, per_page=per_page)
 
     def get_user(self, user_id: int) -> User:

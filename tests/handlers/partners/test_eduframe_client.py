@@ -308,3 +308,31 @@ def test_planned_course_dates_sent_as_timestamps_keep_their_date() -> None:
     parsed = make(lambda request: json_reply(planned)).get_planned_course(201)
     assert parsed.start_date is not None and parsed.start_date.isoformat() == "2025-01-06"
     assert parsed.end_date is None
+
+
+def test_find_reads_a_deleted_record_as_none_but_other_errors_still_raise() -> None:
+    answers = {
+        "/api/v1/orders/123": json_reply(ORDER),
+        "/api/v1/orders/124": eduframe_error(404),
+        "/api/v1/orders/125": eduframe_error(403),
+        "/api/v1/enrollments/70007": eduframe_error(404),
+    }
+    client = make(lambda request: answers[request.url.path])
+    order = client.find_order(123)
+    assert order is not None and order.id == 123
+    assert client.find_order(124) is None and client.find_enrollment(70007) is None
+    with pytest.raises(ConfigurationError):
+        client.find_order(125)
+
+
+def test_live_enrollments_leave_canceled_ones_out() -> None:
+    seen: list[httpx.URL] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        return json_reply([{"id": 7001, "student_id": 11, "planned_course_id": 201, "status": "active"}])
+
+    [live] = make(handler).list_enrollments(student_id=11, planned_course_id=201, with_canceled=False)
+    assert live.id == 7001
+    assert dict(seen[0].params) == {"student_id": "11", "planned_course_id": "201", "with_canceled": "false",
+                                    "per_page": "100"}  # fmt: skip
