@@ -1,8 +1,9 @@
 """Exactly-once partner side effects, the handlers' side: claim, wait for other workers, settle.
 
 The rows live in the ledger (``eduhook.ledger.effects``). Claims carry a lease, so a worker that
-dies mid-call frees its keys after the lease; the partners' own duplicate checks (Penn Foster's
-alternate id, Appsembler's idempotent enrollment) cover that rare window.
+dies mid-call frees its keys after the lease. Such a key, like one whose request timed out, comes
+back in doubt (``Claims.in_doubt``): the handler asks the partner whether it was done before it
+sends again.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.engine import Engine
 
-from eduhook.ledger.effects import CLAIMED, DONE, FAILED, Claims, EffectKey, EffectLedger
+from eduhook.ledger.effects import CLAIMED, DONE, FAILED, IN_DOUBT, Claims, EffectKey, EffectLedger
 from handlers.errors import TransientError
 
-__all__ = ["CLAIMED", "DONE", "FAILED", "Claims", "EffectKey", "EffectStore"]
+__all__ = ["CLAIMED", "DONE", "FAILED", "IN_DOUBT", "Claims", "EffectKey", "EffectStore"]
 
 
 class EffectStore(EffectLedger):
@@ -52,5 +53,6 @@ class EffectStore(EffectLedger):
             again = self.claim(claims.busy, event_id=event_id, owner=claims.owner)
             claims.mine.extend(again.mine)
             claims.done.update(again.done)
+            claims.in_doubt |= again.in_doubt
             claims.busy = again.busy
         return claims

@@ -4,13 +4,18 @@ A key names one effect: ``partner:action:educator:subject:target`` (for example
 ``pennfoster:learner:acme:1042:PRG-7``). Claims carry a lease, so a worker that dies mid-call
 frees its keys after the lease. What to claim and what a result means is the handlers' business
 (``handlers/effects.py``); this module only keeps the rows.
+
+States: ``claimed`` (a worker holds the lease), ``done`` (with the partner's ids), ``failed`` (the
+partner did not do it; the next attempt sends again) and ``in_doubt`` (the request may have reached
+the partner, a timeout for example; the next attempt asks the partner before it sends again).
+A claim whose lease ran out is in doubt too: its worker may have sent the request before it died.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from eduhook.ledger.schema import effects
 
-CLAIMED, DONE, FAILED = "claimed", "done", "failed"
+CLAIMED, DONE, FAILED, IN_DOUBT = "claimed", "done", "failed", "in_doubt"
 
 
 @dataclass(frozen=True)
@@ -49,12 +54,16 @@ class EffectRecord:
 
 @dataclass
 class Claims:
-    """The outcome of one claim call: keys now ours, keys already done (with their results)."""
+    """The outcome of one claim call: keys now ours, keys already done (with their results).
+
+    ``in_doubt`` holds the keys of ``mine`` whose last request may have reached the partner.
+    """
 
     owner: str
     mine: list[EffectKey] = field(default_factory=list)
     done: dict[EffectKey, dict[str, Any]] = field(default_factory=dict)
     busy: list[EffectKey] = field(default_factory=list)
+    in_doubt: set[EffectKey] = field(default_factory=set)
 
 
 class EffectLedger:
@@ -89,7 +98,8 @@ class EffectLedger:
         )
 
     def claim(self, keys: Sequence[EffectKey], *, event_id: str, owner: str | None = None) -> Claims:
-        """Take every key that is new, failed before, or whose lease ran out; report the rest."""
+        """Take every key that is new, failed or in doubt before, or whose lease ran out; report the
+        rest. Keys taken from ``in_doubt`` or from a lapsed lease are listed in ``Claims.in_doubt``."""
         claims = Claims(owner=owner or uuid.uuid4().hex)
         if not keys:
             return claims
@@ -110,20 +120,24 @@ class EffectLedger:
                     for name, k in by_name.items()
                 ],
             )  # fmt: skip
-            conn.execute(
+            take = {
+                "state": CLAIMED, "lease_owner": claims.owner, "lease_until": until, "event_id": event_id,
+                "attempts": effects.c.attempts + 1, "updated_at": now,
+            }  # fmt: skip
+            doubtful = sa.or_(
+                effects.c.state == IN_DOUBT, sa.and_(effects.c.state == CLAIMED, effects.c.lease_until < now)
+            )
+            # Two statements, so that which keys were in doubt is known from the rows this claim took.
+            taken_in_doubt = conn.execute(
                 effects.update()
-                .where(
-                    effects.c.key.in_(names),
-                    sa.or_(
-                        effects.c.state == FAILED,
-                        sa.and_(effects.c.state == CLAIMED, effects.c.lease_until < now),
-                    ),
-                )
-                .values(
-                    state=CLAIMED, lease_owner=claims.owner, lease_until=until, event_id=event_id,
-                    attempts=effects.c.attempts + 1, updated_at=now,
-                )
-            )  # fmt: skip
+                .where(effects.c.key.in_(names), doubtful)
+                .values(**take)
+                .returning(effects.c.key)
+            ).scalars()
+            claims.in_doubt = {by_name[name] for name in taken_in_doubt}
+            conn.execute(
+                effects.update().where(effects.c.key.in_(names), effects.c.state == FAILED).values(**take)
+            )
             rows = conn.execute(
                 sa.select(effects.c.key, effects.c.state, effects.c.lease_owner, effects.c.result).where(
                     effects.c.key.in_(names)
@@ -149,9 +163,22 @@ class EffectLedger:
         """Release the claim as failed; the next attempt may claim it again."""
         self.settle(owner, failed={key: error})
 
-    def release(self, keys: Iterable[EffectKey], owner: str) -> None:
-        """Give back claims that were never tried (e.g. the batch before them failed)."""
-        self.settle(owner, failed=dict.fromkeys(keys, "not attempted"))
+    def release(
+        self,
+        keys: Iterable[EffectKey],
+        owner: str,
+        *,
+        in_doubt: Collection[EffectKey] = (),
+        reason: str = "not attempted",
+    ) -> None:
+        """Give back claims that were never tried (e.g. the batch before them failed). Keys in
+        ``in_doubt`` stay in doubt: nothing this attempt did settled what the last one may have done."""
+        keys = list(keys)
+        self.settle(
+            owner,
+            failed={key: reason for key in keys if key not in in_doubt},
+            in_doubt={key: reason for key in keys if key in in_doubt},
+        )
 
     def settle(
         self,
@@ -159,8 +186,10 @@ class EffectLedger:
         *,
         done: Mapping[EffectKey, dict[str, Any]] | None = None,
         failed: Mapping[EffectKey, str] | None = None,
+        in_doubt: Mapping[EffectKey, str] | None = None,
     ) -> None:
-        """Record the outcome of claimed effects in one transaction (a whole partner batch at once).
+        """Record the outcome of claimed effects in one transaction (a whole partner batch at once):
+        ``done`` with their results, ``failed`` and ``in_doubt`` with their errors.
 
         Only claims ``owner`` still holds are settled: one that lost its lease leaves the row alone.
         """
@@ -169,8 +198,9 @@ class EffectLedger:
             {"k": str(key), "o": owner, "s": DONE, "r": result, "e": None, "u": now}
             for key, result in (done or {}).items()
         ] + [
-            {"k": str(key), "o": owner, "s": FAILED, "r": None, "e": error, "u": now}
-            for key, error in (failed or {}).items()
+            {"k": str(key), "o": owner, "s": state, "r": None, "e": error, "u": now}
+            for state, errors in ((FAILED, failed), (IN_DOUBT, in_doubt))
+            for key, error in (errors or {}).items()
         ]
         if rows:
             with self.engine.begin() as conn:
