@@ -142,7 +142,7 @@ def test_a_penn_foster_answer_lost_to_a_timeout_is_found_by_alternate_id_not_sen
 
 # An Appsembler enrollment is done only once its account is --------------------------------------
 
-ACCOUNT_FAULTS = {
+ACCOUNT_FAULTS: dict[str, dict[str, Any]] = {
     "500": {"kind": "status", "status": 500},
     "503": {"kind": "status", "status": 503},
     "429": {"kind": "rate_limit", "retry_after": 1},
