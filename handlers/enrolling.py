@@ -97,33 +97,9 @@ class EnrollmentRun:
     # Penn Foster -------------------------------------------------------------------------------
 
     def pennfoster_learners(self, target: PennFosterTarget, claims: Claims) -> None:
+        """Enroll the claimed learners in batches; a configuration error stops the later batches."""
         store = self.services.effects
-        claimed = mine(claims, "learner")
-        student_ids = self.known_student_ids([key.subject for key in claimed])
-        learners: list[tuple[EffectKey, LearnerEnrollment]] = []
-        for key in claimed:
-            try:
-                request = learner_request(
-                    self.user(int(key.subject)),
-                    target,
-                    educator=self.educator,
-                    effect_key=str(key),
-                    fields=self.services.user_fields,
-                )
-            except EduhookError as error:
-                self.failed(claims, key, error, in_doubt=key in claims.in_doubt)
-                continue
-            learners.append(
-                (
-                    key,
-                    LearnerEnrollment(
-                        request,
-                        student_id=student_ids.get(key.subject),
-                        check_first=key in claims.in_doubt,
-                        what=f"learner for Eduframe user {key.subject}",
-                    ),
-                )
-            )
+        learners = self.learner_enrollments(target, claims)
         batches = list(chunks(learners, MAX_BATCH))
         for number, batch in enumerate(batches):
             outcomes = enroll_learners(self.services.pennfoster, [learner for _, learner in batch])
@@ -142,6 +118,36 @@ class EnrollmentRun:
                 later = [key for rest in batches[number + 1 :] for key, _ in rest]
                 store.release(later, claims.owner, in_doubt=claims.in_doubt)
                 return
+
+    def learner_enrollments(
+        self, target: PennFosterTarget, claims: Claims
+    ) -> list[tuple[EffectKey, LearnerEnrollment]]:
+        """The claimed learners as Penn Foster requests, with the student ids eduhook has for them;
+        those in doubt are marked to be looked up before anything is sent. A learner whose request
+        cannot be built fails on its own."""
+        claimed = mine(claims, "learner")
+        student_ids = self.known_student_ids([key.subject for key in claimed])
+        learners: list[tuple[EffectKey, LearnerEnrollment]] = []
+        for key in claimed:
+            try:
+                request = learner_request(
+                    self.user(int(key.subject)),
+                    target,
+                    educator=self.educator,
+                    effect_key=str(key),
+                    fields=self.services.user_fields,
+                )
+            except EduhookError as error:
+                self.failed(claims, key, error, in_doubt=key in claims.in_doubt)
+                continue
+            enrollment = LearnerEnrollment(
+                request,
+                student_id=student_ids.get(key.subject),
+                check_first=key in claims.in_doubt,
+                what=f"learner for Eduframe user {key.subject}",
+            )
+            learners.append((key, enrollment))
+        return learners
 
     def known_student_ids(self, subjects: Collection[str]) -> dict[str, str]:
         """Penn Foster student ids eduhook recorded for these Eduframe users (any program): such a
