@@ -1,8 +1,9 @@
 """Exactly-once partner side effects, the handlers' side: claim, wait for other workers, settle.
 
 The rows live in the ledger (``eduhook.ledger.effects``). Claims carry a lease, so a worker that
-dies mid-call frees its keys after the lease; the partners' own duplicate checks (Penn Foster's
-alternate id, Appsembler's idempotent enrollment) cover that rare window.
+dies mid-call frees its keys after the lease. Such a key, like one whose request timed out, comes
+back in doubt (``Claims.in_doubt``): the handler asks the partner whether it was done before it
+sends again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from eduhook.ledger.effects import (
     CLAIMED,
     DONE,
     FAILED,
+    IN_DOUBT,
     Claims,
     EffectKey,
     EffectLedger,
@@ -32,6 +34,7 @@ __all__ = [
     "CLAIMED",
     "DONE",
     "FAILED",
+    "IN_DOUBT",
     "Claims",
     "EffectKey",
     "EffectRecord",

@@ -5,31 +5,42 @@ effects are sent, so retries, redeliveries and overlapping events (an order and 
 enrollments) never enroll anyone twice. Students whose effects are all done are not even read.
 A student whose enrollment was cancelled is enrolled again by a later enrollment or order: the
 effect's next generation, sent as a re-enrollment of the learner the partner already has.
+
+- An effect whose last request may have reached the partner comes back in doubt, and the partner
+  is asked whether it was done before anything is sent again.
+- Penn Foster learners already known there (a second program) are sent with their student id
+  (``handlers.partners.pennfoster.enrollment``).
+- With ``create_accounts``, an Appsembler enrollment waits for its learner's account: it is sent
+  only once the account effect is done.
 """
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import ValidationError
 
 from eduhook.ledger import EventRecord
 from handlers.bulk import APPSEMBLER, chunks, run_bulk
 from handlers.effects import Claims, EffectKey, Source, effect_id
-from handlers.errors import AlreadyDoneError, EduhookError, PartnerDataError
+from handlers.errors import EduhookError, InDoubtError
 from handlers.mapping import appsembler_account, learner_request
 from handlers.outcomes import Problems, stops_everything
+from handlers.partners.appsembler import ensure_account
 from handlers.partners.eduframe.models import User
-from handlers.partners.pennfoster import MAX_BATCH, classify_result
-from handlers.partners.pennfoster.learner_request import AddressbookInfo
+from handlers.partners.pennfoster import (
+    MAX_BATCH,
+    Enrolled,
+    LearnerEnrollment,
+    NotEnrolled,
+    enroll_learners,
+)
 from handlers.registry import HandlerResult
 from handlers.routes import AppsemblerTarget, PennFosterTarget, Route
 from handlers.services import Services
 
 PENNFOSTER = "pennfoster"
+WAITS_FOR_ACCOUNT = "waits for the learner's Appsembler account"
 
 
 def planned_keys(route: Route, educator: str, user_ids: Sequence[int]) -> list[EffectKey]:
@@ -98,93 +109,144 @@ class EnrollmentRun:
         already = sum(1 for key in claims.done if key.action != "account")
         self.done += already
         self.claims = claims
-
-        def mine(action: str) -> list[EffectKey]:
-            return [key for key in claims.mine if key.action == action]
-
         if learner is not None:
-            self.pennfoster_learners(learner, mine("learner"), claims.owner)
+            self.pennfoster_learners(learner, claims)
         if apps is not None:
-            self.appsembler_accounts(mine("account"), claims.owner)
-            self.appsembler(apps, mine("enroll"), claims.owner)
+            accounts = self.appsembler_accounts(claims) if apps.create_accounts else None
+            self.appsembler(apps, claims, accounts)
         self.problems.raise_if_any(self.done)
         return EnrollmentOutcome(done=self.done, already=already, cancelled=len(claims.cancelled))
 
-    def reenrolling(self, key: EffectKey) -> AddressbookInfo | None:
-        """For a learner made again after a cancellation: the Penn Foster student id to re-enroll."""
+    def reenrolling(self, key: EffectKey) -> str | None:
+        """For a learner made again after a cancellation: the Penn Foster student id the cancelled
+        generation recorded, so the new one goes as a re-enrollment of the learner it already has."""
         student_id = str(self.claims.previous.get(key, {}).get("student_id") or "")
-        if not student_id.isdigit():
-            return None
-        try:
-            return AddressbookInfo(learner_id=int(student_id))
-        except ValidationError as exc:
-            raise PartnerDataError(
-                f"learner for Eduframe user {key.subject}: the student id recorded is not a Penn Foster id",
-                partner=PENNFOSTER,
-            ) from exc
+        return student_id if student_id.isdigit() else None
+
+    def failed(self, claims: Claims, key: EffectKey, error: EduhookError, *, in_doubt: bool) -> None:
+        """Record one effect's failure, in doubt when the partner may have done it all the same."""
+        store = self.services.effects
+        if in_doubt:
+            store.settle(claims.owner, in_doubt={key: str(error)})
+        else:
+            store.fail(key, claims.owner, str(error))
+        self.problems.add(error)
 
     # Penn Foster -------------------------------------------------------------------------------
 
-    def pennfoster_learners(self, target: PennFosterTarget, claimed: list[EffectKey], owner: str) -> None:
+    def pennfoster_learners(self, target: PennFosterTarget, claims: Claims) -> None:
+        """Enroll the claimed learners in batches; a configuration error stops the later batches."""
         store = self.services.effects
-        requests = []
+        learners = self.learner_enrollments(target, claims)
+        batches = list(chunks(learners, MAX_BATCH))
+        for number, batch in enumerate(batches):
+            outcomes = enroll_learners(self.services.pennfoster, [learner for _, learner in batch])
+            done: dict[EffectKey, dict[str, Any]] = {}
+            failed: dict[EffectKey, str] = {}
+            doubtful: dict[EffectKey, str] = {}
+            for (key, learner), outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, Enrolled):
+                    done[key] = learner_record(learner, outcome)
+                else:
+                    (doubtful if outcome.in_doubt else failed)[key] = str(outcome.error)
+                    self.problems.add(outcome.error)
+            store.settle(claims.owner, done=done, failed=failed, in_doubt=doubtful)
+            self.done += len(done)
+            if any(isinstance(o, NotEnrolled) and stops_everything(o.error) for o in outcomes):
+                later = [key for rest in batches[number + 1 :] for key, _ in rest]
+                store.release(later, claims.owner, in_doubt=claims.in_doubt)
+                return
+
+    def learner_enrollments(
+        self, target: PennFosterTarget, claims: Claims
+    ) -> list[tuple[EffectKey, LearnerEnrollment]]:
+        """The claimed learners as Penn Foster requests, with the student ids eduhook has for them;
+        those in doubt are marked to be looked up before anything is sent. A learner whose request
+        cannot be built fails on its own."""
+        claimed = mine(claims, "learner")
+        student_ids = self.known_student_ids([key.subject for key in claimed])
+        learners: list[tuple[EffectKey, LearnerEnrollment]] = []
         for key in claimed:
             try:
                 request = learner_request(
                     self.user(int(key.subject)),
                     target,
                     educator=self.educator,
-                    effect_key=effect_id(key, self.claims.generation[key]),
+                    effect_key=effect_id(key, claims.generation[key]),
                     fields=self.services.user_fields,
                 )
-                book = self.reenrolling(key)
-                requests.append(
-                    (key, request.model_copy(update={"addressbook_info": book}) if book else request)
-                )
             except EduhookError as error:
-                store.fail(key, owner, str(error))
-                self.problems.add(error)
-        batches = list(chunks(requests, MAX_BATCH))
-        for number, batch in enumerate(batches):
-            try:
-                results = self.services.pennfoster.create_learners([request for _, request in batch])
-                if len(results) != len(batch):
-                    raise PartnerDataError(
-                        f"learners: {len(results)} results for {len(batch)} learners", partner=PENNFOSTER
-                    )
-            except EduhookError as error:
-                store.settle(owner, failed={key: str(error) for key, _ in batch})
-                self.problems.add(error)
-                if stops_everything(error):
-                    store.release([key for later in batches[number + 1 :] for key, _ in later], owner)
-                    return
-                continue  # the other batches are independent; a retry sends only what failed
-            done: dict[EffectKey, dict[str, Any]] = {}
-            failed: dict[EffectKey, str] = {}
-            for (key, request), result in zip(batch, results, strict=True):
-                outcome = classify_result(result, what=f"learner for Eduframe user {key.subject}")
-                if outcome.kind in ("succeeded", "already_done"):
-                    done[key] = {
-                        "student_id": result.student_id,
-                        "order_number": result.order_number,
-                        "reference_id": result.reference_id,
-                        "alternate_id": request.learner_info.alternate_id,
-                        "already_existed": outcome.kind == "already_done",
-                    }
-                else:
-                    assert outcome.error is not None
-                    failed[key] = str(outcome.error)
-                    self.problems.add(outcome.error)
-            store.settle(owner, done=done, failed=failed)
-            self.done += len(done)
+                self.failed(claims, key, error, in_doubt=key in claims.in_doubt)
+                continue
+            enrollment = LearnerEnrollment(
+                request,
+                student_id=self.reenrolling(key) or student_ids.get(key.subject),
+                check_first=key in claims.in_doubt,
+                what=f"learner for Eduframe user {key.subject}",
+            )
+            learners.append((key, enrollment))
+        return learners
+
+    def known_student_ids(self, subjects: Collection[str]) -> dict[str, str]:
+        """Penn Foster student ids eduhook recorded for these Eduframe users (any program): such a
+        learner exists at Penn Foster, and a further program is sent with its id."""
+        found = self.services.effects.done_for(
+            partner=PENNFOSTER, action="learner", educator=self.educator, subjects=subjects
+        )
+        return {
+            subject: str(result["student_id"])
+            for subject, effects in found.items()
+            for _, result in effects
+            if result.get("student_id")
+        }
 
     # Appsembler --------------------------------------------------------------------------------
 
-    def appsembler(self, target: AppsemblerTarget, claimed: list[EffectKey], owner: str) -> None:
+    def appsembler_accounts(self, claims: Claims) -> set[str]:
+        """Create the claimed accounts; returns the Eduframe users whose account is done, now or
+        before (the only ones whose enrollments may be sent)."""
         store = self.services.effects
+        ready = {key.subject for key in claims.done if key.action == "account"}
+        claimed = mine(claims, "account")
+        for index, key in enumerate(claimed):
+            doubtful = key in claims.in_doubt
+            try:
+                account = appsembler_account(self.user(int(key.subject)), educator=self.educator)
+                outcome = ensure_account(
+                    self.services.appsembler,
+                    account.username,
+                    account.email,
+                    account.name,
+                    look_first=doubtful,
+                )
+            except EduhookError as error:
+                self.failed(claims, key, error, in_doubt=doubtful or isinstance(error, InDoubtError))
+                if stops_everything(error):
+                    store.release(claimed[index + 1 :], claims.owner, in_doubt=claims.in_doubt)
+                    break
+                continue
+            result: dict[str, Any] = {
+                "username": outcome.username,
+                "already_existed": outcome.already_existed,
+            }
+            if outcome.user_id is not None:
+                result["user_id"] = outcome.user_id
+            store.complete(key, claims.owner, result)
+            ready.add(key.subject)
+        return ready
+
+    def appsembler(self, target: AppsemblerTarget, claims: Claims, accounts: set[str] | None) -> None:
+        """Bulk-enroll the claimed enrollments; with ``accounts`` given, only those of learners
+        whose account is done. The rest go back unsent, to be tried with their account."""
+        store = self.services.effects
+        claimed = mine(claims, "enroll")
+        if accounts is not None:
+            waiting = [key for key in claimed if key.subject not in accounts]
+            store.release(waiting, claims.owner, in_doubt=claims.in_doubt, reason=WAITS_FOR_ACCOUNT)
+            claimed = [key for key in claimed if key.subject in accounts]
         self.done += run_bulk(
             claimed,
-            owner=owner,
+            owner=claims.owner,
             store=store,
             problems=self.problems,
             identifier=lambda user_id: appsembler_account(self.user(user_id), educator=self.educator).email,
@@ -199,24 +261,22 @@ class EnrollmentRun:
             what="bulk enroll",
         )
 
-    def appsembler_accounts(self, claimed: list[EffectKey], owner: str) -> None:
-        store = self.services.effects
-        for key in claimed:
-            try:
-                account = appsembler_account(self.user(int(key.subject)), educator=self.educator)
-                try:
-                    user_id = self.services.appsembler.create_account(
-                        account.username, secrets.token_urlsafe(24), account.email, account.name
-                    )
-                    store.complete(key, owner, {"username": account.username, "user_id": user_id})
-                except AlreadyDoneError:
-                    store.complete(key, owner, {"username": account.username, "already_existed": True})
-            except EduhookError as error:
-                store.fail(key, owner, str(error))
-                self.problems.add(error)
-                if stops_everything(error):
-                    store.release(claimed[claimed.index(key) + 1 :], owner)
-                    return
+
+def mine(claims: Claims, action: str) -> list[EffectKey]:
+    """The claimed keys of one action, in claim order."""
+    return [key for key in claims.mine if key.action == action]
+
+
+def learner_record(learner: LearnerEnrollment, outcome: Enrolled) -> dict[str, Any]:
+    """What the ledger keeps of a Penn Foster enrollment: the ids a cancellation needs."""
+    return {
+        "student_id": outcome.student_id,
+        "order_number": outcome.order_number,
+        "reference_id": outcome.reference_id,
+        "alternate_id": learner.request.alternate_id,
+        "already_existed": outcome.already_there,
+        "existing_learner": outcome.existing_learner,
+    }
 
 
 def enroll(

@@ -5,7 +5,9 @@
     │   ├── ConfigurationError  eduhook's own configuration is wrong or missing
     │   └── PartnerDataError    a partner answered with something we cannot parse
     ├── TransientError          may succeed later: timeouts, connection errors, 5xx, 429
-    │                           (``retry_after`` in seconds when the partner said so)
+    │   │                       (``retry_after`` in seconds when the partner said so)
+    │   └── InDoubtError        the request may have reached the partner (no answer came back):
+    │                           ask the partner whether it was done before sending it again
     └── AlreadyDoneError        the partner says the thing already exists; record it as done
 
 Messages name fields, ids and partner codes, never personal values or secrets.
@@ -86,6 +88,12 @@ class TransientError(EduhookError):
     @property
     def error_class(self) -> str:
         return "transient"
+
+
+class InDoubtError(TransientError):
+    """The request was sent and no answer came back (a read timeout, a dropped connection), so
+    the partner may have carried it out. Retried like any transient error, but the next attempt
+    asks the partner first instead of sending the same request blind."""
 
 
 class AlreadyDoneError(EduhookError):

@@ -10,13 +10,19 @@ generation of the same key; events about the cancelled enrollment or order itsel
 replays) find it cancelled and do nothing. An undo effect has the generation of what it undoes,
 so each generation is undone once. What to claim and what a result means is the handlers'
 business (``handlers/effects.py``); this module only keeps the rows.
+
+States: ``claimed`` (a worker holds the lease), ``done`` (with the partner's ids), ``failed`` (the
+partner did not do it; the next attempt sends again), ``in_doubt`` (the request may have reached
+the partner, a timeout for example; the next attempt asks the partner before it sends again) and
+``cancelled``. A claim whose lease ran out is in doubt too: its worker may have sent the request
+before it died.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 from eduhook.ledger.provenance import Source, may_renew, source_from_row, source_values
 from eduhook.ledger.schema import effects
 
-CLAIMED, DONE, FAILED, CANCELLED = "claimed", "done", "failed", "cancelled"
+CLAIMED, DONE, FAILED, IN_DOUBT, CANCELLED = "claimed", "done", "failed", "in_doubt", "cancelled"
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,8 @@ class Claims:
     # generation that was cancelled (a re-enrollment names the learner the partner already has).
     generation: dict[EffectKey, int] = field(default_factory=dict)
     previous: dict[EffectKey, dict[str, Any]] = field(default_factory=dict)
+    # The keys of ``mine`` whose last request may have reached the partner: check before sending.
+    in_doubt: set[EffectKey] = field(default_factory=set)
 
     def merge(self, again: Claims) -> None:
         """Fold in a later claim of the keys that were busy."""
@@ -81,6 +89,7 @@ class Claims:
         self.cancelled.extend(again.cancelled)
         self.generation.update(again.generation)
         self.previous.update(again.previous)
+        self.in_doubt |= again.in_doubt
         self.busy = again.busy
 
 
@@ -194,20 +203,19 @@ class EffectLedger:
             ],
         )  # fmt: skip
         pairs = sa.tuple_(effects.c.key, effects.c.generation).in_(list(wanted.items()))
-        conn.execute(
-            effects.update()
-            .where(
-                pairs,
-                sa.or_(
-                    effects.c.state == FAILED,
-                    sa.and_(effects.c.state == CLAIMED, effects.c.lease_until < now),
-                ),
-            )
-            .values(
-                state=CLAIMED, lease_owner=claims.owner, lease_until=until, event_id=event_id,
-                attempts=effects.c.attempts + 1, updated_at=now, **provenance,
-            )
-        )  # fmt: skip
+        take = {
+            "state": CLAIMED, "lease_owner": claims.owner, "lease_until": until, "event_id": event_id,
+            "attempts": effects.c.attempts + 1, "updated_at": now, **provenance,
+        }  # fmt: skip
+        doubtful = sa.or_(
+            effects.c.state == IN_DOUBT, sa.and_(effects.c.state == CLAIMED, effects.c.lease_until < now)
+        )
+        # Two statements, so that which keys were in doubt is known from the rows this claim took.
+        taken_in_doubt = conn.execute(
+            effects.update().where(pairs, doubtful).values(**take).returning(effects.c.key)
+        ).scalars()
+        claims.in_doubt |= {by_name[name] for name in taken_in_doubt}
+        conn.execute(effects.update().where(pairs, effects.c.state == FAILED).values(**take))
         rows = conn.execute(
             sa.select(
                 effects.c.key, effects.c.generation, effects.c.state, effects.c.lease_owner, effects.c.result
@@ -235,9 +243,22 @@ class EffectLedger:
         """Release the claim as failed; the next attempt may claim it again."""
         self.settle(owner, failed={key: error})
 
-    def release(self, keys: Iterable[EffectKey], owner: str) -> None:
-        """Give back claims that were never tried (e.g. the batch before them failed)."""
-        self.settle(owner, failed=dict.fromkeys(keys, "not attempted"))
+    def release(
+        self,
+        keys: Iterable[EffectKey],
+        owner: str,
+        *,
+        in_doubt: Collection[EffectKey] = (),
+        reason: str = "not attempted",
+    ) -> None:
+        """Give back claims that were never tried (e.g. the batch before them failed). Keys in
+        ``in_doubt`` stay in doubt: nothing this attempt did settled what the last one may have done."""
+        keys = list(keys)
+        self.settle(
+            owner,
+            failed={key: reason for key in keys if key not in in_doubt},
+            in_doubt={key: reason for key in keys if key in in_doubt},
+        )
 
     def settle(
         self,
@@ -245,8 +266,10 @@ class EffectLedger:
         *,
         done: Mapping[EffectKey, dict[str, Any]] | None = None,
         failed: Mapping[EffectKey, str] | None = None,
+        in_doubt: Mapping[EffectKey, str] | None = None,
     ) -> None:
-        """Record the outcome of claimed effects in one transaction (a whole partner batch at once).
+        """Record the outcome of claimed effects in one transaction (a whole partner batch at once):
+        ``done`` with their results, ``failed`` and ``in_doubt`` with their errors.
 
         Only claims ``owner`` still holds are settled: one that lost its lease leaves the row alone.
         An undo that is done marks what it undoes ``cancelled`` in the same transaction.
@@ -256,8 +279,9 @@ class EffectLedger:
             {"k": str(key), "o": owner, "s": DONE, "r": result, "e": None, "u": now}
             for key, result in (done or {}).items()
         ] + [
-            {"k": str(key), "o": owner, "s": FAILED, "r": None, "e": error, "u": now}
-            for key, error in (failed or {}).items()
+            {"k": str(key), "o": owner, "s": state, "r": None, "e": error, "u": now}
+            for state, errors in ((FAILED, failed), (IN_DOUBT, in_doubt))
+            for key, error in (errors or {}).items()
         ]
         if not rows:
             return
@@ -265,6 +289,23 @@ class EffectLedger:
             conn.execute(self._settle, rows)
             if done:
                 _cancel_undone(conn, [str(key) for key in done], owner, now)
+
+    def done_for(
+        self, *, partner: str, action: str, educator: str, subjects: Iterable[str]
+    ) -> dict[str, list[tuple[EffectKey, dict[str, Any]]]]:
+        """Done effects of one kind per subject (Eduframe user): what eduhook itself created."""
+        subjects = list(subjects)
+        found: dict[str, list[tuple[EffectKey, dict[str, Any]]]] = {}
+        if not subjects:
+            return found
+        query = sa.select(effects).where(
+            effects.c.partner == partner, effects.c.action == action, effects.c.educator == educator,
+            effects.c.subject.in_(subjects), effects.c.state == DONE,
+        )  # fmt: skip
+        with self.engine.connect() as conn:
+            for row in conn.execute(query).mappings():
+                found.setdefault(row["subject"], []).append((_key(row), row["result"] or {}))
+        return found
 
     def latest(self, *, educator: str, subjects: Iterable[str]) -> list[EffectRecord]:
         """The latest generation of every effect of these subjects (Eduframe users), in key order."""
@@ -314,6 +355,10 @@ class EffectLedger:
                 record = _record(row)
                 found.setdefault(record.key, []).append(record)
         return found
+
+
+def _key(row: sa.RowMapping) -> EffectKey:
+    return EffectKey(row["partner"], row["action"], row["educator"], row["subject"], row["target"])
 
 
 def _latest(conn: Connection, names: Sequence[str]) -> dict[str, sa.RowMapping]:

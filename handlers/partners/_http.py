@@ -10,7 +10,7 @@ from typing import Any, NoReturn, Self
 import httpx
 import orjson
 
-from handlers.errors import PartnerDataError, PermanentError, TransientError
+from handlers.errors import InDoubtError, PartnerDataError, PermanentError, TransientError
 
 Clock = Callable[[], float]
 
@@ -69,14 +69,20 @@ def parse_retry_after(value: str | None, *, now: Clock = time.time) -> float | N
     return max(0.0, moment.timestamp() - now())
 
 
+# Failures that happen before any byte of the request left: the partner cannot have acted on it.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
 def send(client: httpx.Client, request: httpx.Request, *, partner: str, what: str) -> httpx.Response:
-    """Send ``request``; transport failures become ``TransientError``. Statuses are not judged here."""
+    """Send ``request``; transport failures become ``TransientError``, and ``InDoubtError`` once the
+    request may have reached the partner (a read timeout, a dropped answer). Statuses are not judged
+    here."""
     try:
         return client.send(request)
-    except httpx.TimeoutException as exc:
-        raise TransientError(f"{what}: timed out ({type(exc).__name__})", partner=partner) from exc
     except httpx.TransportError as exc:
-        raise TransientError(f"{what}: connection failed ({type(exc).__name__})", partner=partner) from exc
+        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+        error = TransientError if isinstance(exc, _NOT_SENT) else InDoubtError
+        raise error(f"{what}: {kind} ({type(exc).__name__})", partner=partner) from exc
 
 
 def raise_for_status(

@@ -36,7 +36,9 @@ Behaviour (Appsembler's deployed code where the doc is silent):
 - analytics: bounds are exclusive; the enrollment batch lists deactivated enrollments too.
 
 Controls besides the shared ``/_sandbox`` ones: ``POST/DELETE /_sandbox/identifier-errors``
-``{"identifiers": [...]}`` and ``POST /_sandbox/courses`` ``{"courses": [...]}``.
+``{"identifiers": [...]}``, ``POST /_sandbox/courses`` ``{"courses": [...]}`` and
+``POST /_sandbox/late-answers {"delay": 2, "count": 1}`` (the next ``count`` accounts/create calls
+create the account at once and answer only after ``delay`` seconds: an answer lost to a timeout).
 """
 
 from __future__ import annotations

@@ -64,7 +64,19 @@ def _control_routes(holder: _Holder) -> list[Route]:
         holder.state.courses.extend(c for c in items if c not in holder.state.courses)
         return json_response({"courses": holder.state.courses})
 
+    async def add_late_answers(request: Request) -> Response:
+        try:
+            data = await read_json(request)
+            delay, count = float(data.get("delay", 2.0)), int(data.get("count", 1))
+        except (ValueError, TypeError, AttributeError):
+            delay, count = 0.0, 0
+        if delay <= 0 or count < 1:
+            return json_response({"error": 'expected {"delay": seconds above 0, "count": at least 1}'}, 400)
+        holder.state.late_answers.extend([delay] * count)
+        return json_response({"late_answers": holder.state.late_answers})
+
     return [
+        Route("/_sandbox/late-answers", add_late_answers, methods=["POST"]),
         Route("/_sandbox/identifier-errors", add_identifier_errors, methods=["POST"]),
         Route("/_sandbox/identifier-errors", clear_identifier_errors, methods=["DELETE"]),
         Route("/_sandbox/courses", add_courses, methods=["POST"]),

@@ -79,6 +79,8 @@ class AppsemblerState:
     allowed: dict[str, dict[str, Allowed]] = field(default_factory=dict)
     codes: dict[str, Code] = field(default_factory=dict)
     error_identifiers: set[str] = field(default_factory=set)
+    # One delay per coming accounts/create call: created at once, answered only after the delay.
+    late_answers: list[float] = field(default_factory=list)
     next_enrollment_id: int = 1
 
     # Lookups ------------------------------------------------------------------------------
@@ -186,6 +188,7 @@ class AppsemblerState:
                 for c in self.codes.values()
             },
             "error_identifiers": sorted(self.error_identifiers),
+            "late_answers": list(self.late_answers),
             "tokens": {
                 "static": len(self.static_tokens),
                 "issued_live": sum(1 for expiry in self.issued.values() if expiry > now),

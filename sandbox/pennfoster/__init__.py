@@ -16,8 +16,15 @@ Seed (every key optional)::
       "programs": {"00787105": "Program name"},   # default null: any program id up to 15 chars
       "learners": [{"learner_id": "52975707", "alternate_id": "a-1", "organization_id": 141982,
                     "location_id": 244648, "client_id": 329209, "program_id": "TES01105",
-                    "active_status": "Active", ...}]  # lookup shape; ids generated when absent
-    }
+                    "active_status": "Active", ...}]  # lookup shape; ids generated when absent;
+    }                                                 # rows sharing a learner_id are one learner
+
+A learner is one person (one student id, one alternate id) holding one enrollment per program;
+``/_sandbox/state`` lists learners, each with its ``enrollments``. A learner object without
+``addressbook_info.learner_id`` is a new learner, refused with E608600001 when its alternate id
+exists. With the learner id of a known learner it adds the program to that learner: E614400005 if
+the learner holds it already and it is not canceled, E690000003 for an unknown learner id.
+Lookups answer one record per learner and program, as the doc's examples do.
 
 Routes: ``POST /oauth/token``; under ``/api/v4/b2b``: ``POST /learners`` (≤ 20 items),
 ``GET /learners?student_id=|alternate_id=|organization_id=&page_number=&rows_per_page=``,
@@ -30,7 +37,9 @@ Per-item errors use the doc's codes; where the doc has none the sandbox answers 
 
 Controls besides the shared ``/_sandbox`` ones: ``POST /_sandbox/pennfoster/item-errors
 {"code": "E999999001", "count": N, "target": "learners"|"leads"}`` (next N items fail with that
-code; ``DELETE`` clears), ``POST /_sandbox/pennfoster/revoke-tokens`` (every token gets 401) and
+code; ``DELETE`` clears), ``POST /_sandbox/pennfoster/late-answers {"delay": 3, "count": N}``
+(the next N learner batches are carried out at once and answered after the delay),
+``POST /_sandbox/pennfoster/revoke-tokens`` (every token gets 401) and
 ``POST /_sandbox/pennfoster/execute-cancels`` (requested cancellations take effect).
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hmac
@@ -18,12 +19,13 @@ from sandbox.pennfoster.items import create_lead, create_learner
 from sandbox.pennfoster.lookups import (
     error_response,
     find_learners,
+    latest,
     learner_page,
     organization,
-    public,
     record_cancel,
+    rows,
 )
-from sandbox.pennfoster.state import ItemFault, PennFosterState
+from sandbox.pennfoster.state import ItemFault, LateAnswer, PennFosterState
 
 LEARNERS = "/api/v4/b2b"
 LEADS = "/api/v3/b2b"
@@ -107,7 +109,11 @@ class PennFosterSandbox:
         body = await self._batch(request, "learner")
         if isinstance(body, Response):
             return body
-        return json_response([create_learner(raw, self.state, self.core.clock()) for raw in body])
+        answer = json_response([create_learner(raw, self.state, self.core.clock()) for raw in body])
+        delay = self.state.take_late_answer()
+        if delay is not None:
+            await asyncio.sleep(delay)  # carried out already: only the answer is late
+        return answer
 
     async def create_leads(self, request: Request) -> Response:
         if (denied := self._denied(request)) is not None:
@@ -127,10 +133,10 @@ class PennFosterSandbox:
         if (denied := self._denied(request)) is not None:
             return denied
         key = request.path_params["key"]
-        record = self.state.by_student_id(key)
-        if record is not None:
-            return json_response(public(record))
-        return learner_page(self.state.by_alternate_id(key), request.query_params)
+        learner = self.state.by_student_id(key)
+        if learner is not None:
+            return json_response(latest(learner))
+        return learner_page(rows(self.state.by_alternate_id(key)), request.query_params)
 
     async def cancel(self, request: Request) -> Response:
         if (denied := self._denied(request)) is not None:
@@ -178,14 +184,26 @@ class PennFosterSandbox:
         self.state.tokens.clear()
         return json_response({"revoked": revoked})
 
+    async def add_late_answers(self, request: Request) -> Response:
+        try:
+            data = await read_json(request)
+            late = LateAnswer(delay=float(data.get("delay", 2.0)), remaining=int(data.get("count", 1)))
+            if late.delay <= 0 or late.remaining < 1:
+                raise ValueError("delay must be above 0 and count at least 1")
+        except (ValueError, TypeError, AttributeError) as exc:
+            return error_response(400, str(exc))
+        self.state.late_answers.append(late)
+        return json_response([x.to_json() for x in self.state.late_answers if x.remaining > 0])
+
     async def execute_cancels(self, request: Request) -> Response:
         """Plays Penn Foster staff: every requested cancellation is carried out."""
         done = 0
         for cancel in self.state.cancel_requests:
             if cancel["status"] == "requested":
-                learner = self.state.by_student_id(str(cancel["student_id"]))
-                if learner is not None:
-                    learner["active_status"] = "Canceled"
+                learner = self.state.by_student_id(str(cancel["student_id"])) or {"enrollments": []}
+                for enrollment in learner["enrollments"]:
+                    if enrollment["program_id"] == cancel["program_id"]:
+                        enrollment["active_status"] = "Canceled"
                 cancel["status"] = "executed"
                 done += 1
         return json_response({"executed": done})
@@ -221,6 +239,7 @@ def create_app(seed: dict[str, Any] | None = None, *, clock: SandboxClock | None
         Route("/_sandbox/pennfoster/item-errors", sb.clear_item_errors, methods=["DELETE"]),
         Route("/_sandbox/pennfoster/revoke-tokens", sb.revoke_tokens, methods=["POST"]),
         Route("/_sandbox/pennfoster/execute-cancels", sb.execute_cancels, methods=["POST"]),
+        Route("/_sandbox/pennfoster/late-answers", sb.add_late_answers, methods=["POST"]),
     ]
     app = build_sandbox_app(
         core, routes, reset=sb.reset, state=lambda: sb.state.to_json(), extra_control=control

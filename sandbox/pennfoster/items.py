@@ -1,4 +1,10 @@
-"""Creating learners (v4 body) and leads in the sandbox: validate each item, then record or refuse it."""
+"""Creating learners (v4 body) and leads in the sandbox: validate each item, then record or refuse it.
+
+A learner is one person under one student id and alternate id, enrolled in one or more programs.
+A learner object without ``addressbook_info.learner_id`` asks for a new learner, refused with
+E608600001 when its alternate id exists. With the learner id of a known learner it adds the
+program to that learner, refused with E614400005 when the learner is in the program already.
+"""
 
 from __future__ import annotations
 
@@ -128,45 +134,64 @@ def create_learner(raw: Any, state: PennFosterState, now: float) -> dict[str, An
         return {"enrollment_status": "E", **empty, "errors": item.errors, "links": []}
 
     # No errors: every required section was present.
-    assert alternate_id is not None and org is not None and learner is not None
-    if state.by_alternate_id(alternate_id):
-        return _error("enrollment_status", "E608600001", empty)
+    assert alternate_id is not None and org is not None and learner is not None and program is not None
     if previous:
         known = state.by_student_id(str(previous))
-        if known is not None and known["program_id"] == program and known["active_status"] == "Active":
+        if known is None:
+            return _error("enrollment_status", INVALID, empty)
+        if known["alternate_id"] != alternate_id and state.by_alternate_id(alternate_id):
+            return _error("enrollment_status", "E608600001", empty)  # the id is another learner's
+        if _holds(known, program):
             return _error("enrollment_status", "E614400005", empty)
+        person = known
+    elif state.by_alternate_id(alternate_id):
+        # Penn Foster's learner key: a second *new* learner under it is refused.
+        return _error("enrollment_status", "E608600001", empty)
+    else:
+        person = state.add_learner(
+            {
+                "alternate_id": alternate_id,
+                "first_name": learner["first_name"],
+                "last_name": learner["last_name"],
+                "email_address": learner["email_address"],
+                "organization_id": int(org["organization_id"]),
+                "location_id": int(org["location_id"]),
+                "client_id": int(org["client_id"]),
+            }
+        )
     enrolled = time.strftime("%m/%d/%Y", time.gmtime(now))
-    record = state.learner_record(
+    enrollment = state.add_enrollment(
+        person,
         {
             "organization_id": int(org["organization_id"]),
             "location_id": int(org["location_id"]),
             "client_id": int(org["client_id"]),
-            "learner_id": str(previous) if previous else None,
-            "alternate_id": alternate_id,
-            "first_name": learner["first_name"],
-            "last_name": learner["last_name"],
-            "email_address": learner["email_address"],
             "program_id": program,
             "date_enrolled": enrolled,
             "date_last_active": enrolled,
             "enrollment_type": raw["enrollment_type"],
             "transaction_guid": raw.get("transaction_guid"),
+            "learner_id_sent": previous or None,
             "order_number": str(state.next_order_number),
             "reference_id": f"SBX{state.next_order_number:07d}",
             # Only whether payment data came: the sandbox keeps no card or bank numbers.
             "payment_info_sent": raw.get("payment_info") is not None,
-        }
+        },
     )
     state.next_order_number += 1
-    state.learners.append(record)
     return {
         "enrollment_status": "X",
-        "order_number": record["order_number"],
-        "learner_id": record["learner_id"],
-        "reference_id": record["reference_id"],
+        "order_number": enrollment["order_number"],
+        "learner_id": person["learner_id"],
+        "reference_id": enrollment["reference_id"],
         "errors": [],
         "links": [],
     }
+
+
+def _holds(person: dict[str, Any], program: str) -> bool:
+    """Whether the learner is in ``program`` already (in any state but canceled)."""
+    return any(e["program_id"] == program and e["active_status"] != "Canceled" for e in person["enrollments"])
 
 
 def create_lead(raw: Any, state: PennFosterState) -> dict[str, Any]:

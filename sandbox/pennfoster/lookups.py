@@ -46,6 +46,21 @@ def public(record: dict[str, Any]) -> dict[str, Any]:
     return {key: record.get(key) for key in LOOKUP_FIELDS}
 
 
+def rows(learners: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The lookups' records: one per learner and program, as in the doc's examples, where one
+    learner id appears once per program (a learner with none yet gives one bare record)."""
+    found = []
+    for learner in learners:
+        person = {key: value for key, value in learner.items() if key != "enrollments"}
+        found += [{**person, **enrollment} for enrollment in learner["enrollments"]] or [person]
+    return found
+
+
+def latest(learner: dict[str, Any]) -> dict[str, Any]:
+    """The record a lookup by student id answers with: "one learner object", its latest program."""
+    return public(rows([learner])[-1])
+
+
 def _number(value: str) -> int | str:
     # The doc's receipt shows student_id as a number.
     return int(value) if value.isdigit() else value
@@ -74,10 +89,10 @@ def learner_page(records: list[dict[str, Any]], params: Mapping[str, str]) -> Re
 def find_learners(state: PennFosterState, params: Mapping[str, str]) -> Response:
     """``GET /learners`` by ``student_id``, ``alternate_id`` or ``organization_id`` (paged)."""
     if "student_id" in params:
-        record = state.by_student_id(params["student_id"])
-        return json_response(public(record)) if record else error_response(404, "Learner not found.")
+        learner = state.by_student_id(params["student_id"])
+        return json_response(latest(learner)) if learner else error_response(404, "Learner not found.")
     if "alternate_id" in params:
-        return learner_page(state.by_alternate_id(params["alternate_id"]), params)
+        return learner_page(rows(state.by_alternate_id(params["alternate_id"])), params)
     org = params.get("organization_id", "")
     if not org:
         return error_response(
@@ -85,7 +100,7 @@ def find_learners(state: PennFosterState, params: Mapping[str, str]) -> Response
         )
     if not org.isdigit() or int(org) not in state.organizations:
         return error_response(404, "Organization not found.", _code("E607100001"))
-    records = [r for r in state.learners if r["organization_id"] == int(org)]
+    records = [r for r in rows(state.learners) if r["organization_id"] == int(org)]
     for key in ("location_id", "client_id"):
         if params.get(key, "").isdigit():
             records = [r for r in records if r[key] == int(params[key])]
@@ -112,10 +127,14 @@ def record_cancel(state: PennFosterState, body: dict[str, Any]) -> Response:
     if alternate_id and not student_id and not program_id:
         return error_response(400, "If an Alternate ID is provided, then a Program ID is required.")
     if student_id:
-        found = [r for r in [state.by_student_id(student_id)] if r is not None]
+        learners = [learner] if (learner := state.by_student_id(student_id)) else []
     else:
-        found = state.by_alternate_id(alternate_id or "")
-    found = [r for r in found if not program_id or r["program_id"] == program_id]
+        learners = state.by_alternate_id(alternate_id or "")
+    found = [
+        r
+        for r in rows(learners)
+        if r.get("program_id") and r["program_id"] == (program_id or r["program_id"])
+    ]
     if not found:
         return error_response(404, "Learner not found.")
     learner = found[0]

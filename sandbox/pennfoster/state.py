@@ -11,6 +11,10 @@ DEFAULT_CLIENT_ID = "eduhook-sandbox"
 DEFAULT_CLIENT_SECRET = "sandbox-client-secret"
 DEFAULT_API_KEY = "sandbox-api-key"
 DEFAULT_TOKEN_TTL = 3600
+# What belongs to the learner (the person) rather than to one of its enrollments. Organization
+# ids belong to both: the learner keeps where it was first enrolled, each enrollment its own.
+PERSON_OWN = ("learner_id", "alternate_id", "first_name", "last_name", "email_address")
+PERSON_FIELDS = (*PERSON_OWN, "organization_id", "location_id", "client_id")
 
 # The ids from Penn Foster's own examples, so documented payloads work against the sandbox.
 DEFAULT_ORGANIZATIONS: list[dict[str, Any]] = [
@@ -108,6 +112,18 @@ class ItemFault:
 
 
 @dataclass
+class LateAnswer:
+    """The next ``remaining`` learner batches are carried out at once but answered only after
+    ``delay`` seconds: a client with a shorter timeout never hears that they were."""
+
+    delay: float
+    remaining: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"delay": self.delay, "remaining": self.remaining}
+
+
+@dataclass
 class PennFosterState:
     client_id: str
     client_secret: str
@@ -115,12 +131,14 @@ class PennFosterState:
     token_ttl: int
     organizations: dict[int, dict[str, Any]]
     programs: dict[str, str] | None  # None: any well-formed program id is accepted
+    # One per learner (person): its ids and name, and "enrollments", one per program.
     learners: list[dict[str, Any]] = field(default_factory=list)
     leads: list[dict[str, Any]] = field(default_factory=list)
     cancel_requests: list[dict[str, Any]] = field(default_factory=list)
     tokens: dict[str, float] = field(default_factory=dict)  # token → expiry on the sandbox clock
     tokens_issued: int = 0
     item_faults: list[ItemFault] = field(default_factory=list)
+    late_answers: list[LateAnswer] = field(default_factory=list)
     next_student_id: int = 56012279
     next_order_number: int = 51775
     next_lead_id: int = 123456
@@ -139,8 +157,8 @@ class PennFosterState:
             organizations={org["organization_id"]: org for org in orgs},
             programs=({str(k): str(v) for k, v in programs.items()} if programs is not None else None),
         )
-        for learner in seed.get("learners", []):
-            state.learners.append(state.learner_record(learner))
+        for row in seed.get("learners", []):
+            state.add_seeded(row)
         return state
 
     # Tokens -----------------------------------------------------------------------------------
@@ -169,17 +187,26 @@ class PennFosterState:
 
     # Learners ---------------------------------------------------------------------------------
 
-    def learner_record(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """A learner in the lookup shape; ids not given are generated."""
-        record: dict[str, Any] = {
-            "organization_id": None,
-            "location_id": None,
-            "client_id": None,
-            "learner_id": None,
-            "alternate_id": None,
-            "first_name": "",
-            "last_name": "",
-            "email_address": "",
+    def add_learner(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """A new learner (a person, one student id) with no enrollments yet; ids not given are
+        generated."""
+        learner: dict[str, Any] = {key: None for key in PERSON_FIELDS}
+        learner.update({key: "" for key in ("first_name", "last_name", "email_address")})
+        learner.update({key: value for key, value in fields.items() if key in PERSON_FIELDS})
+        if not learner["learner_id"]:
+            learner["learner_id"] = str(self.next_student_id)
+            self.next_student_id += 1
+        learner["learner_id"] = str(learner["learner_id"])
+        learner["enrollments"] = []
+        self.learners.append(learner)
+        return learner
+
+    def add_enrollment(self, learner: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+        """One program for ``learner``; a learner holds as many as it was enrolled in."""
+        enrollment: dict[str, Any] = {
+            "organization_id": learner["organization_id"],
+            "location_id": learner["location_id"],
+            "client_id": learner["client_id"],
             "program_id": "",
             "program_name": "",
             "active_status": "Active",
@@ -188,27 +215,41 @@ class PennFosterState:
             "date_completed": "",
             "expiration_date": "",
         }
-        record.update(fields)
-        if not record["learner_id"]:
-            record["learner_id"] = str(self.next_student_id)
-            self.next_student_id += 1
-        record["learner_id"] = str(record["learner_id"])
-        if not record["program_name"] and record["program_id"]:
-            record["program_name"] = (self.programs or {}).get(record["program_id"], "Sandbox Program")
-        return record
+        enrollment.update({key: value for key, value in fields.items() if key not in PERSON_OWN})
+        program = enrollment["program_id"]
+        if not enrollment["program_name"] and program:
+            enrollment["program_name"] = (self.programs or {}).get(program, "Sandbox Program")
+        learner["enrollments"].append(enrollment)
+        return enrollment
+
+    def add_seeded(self, row: dict[str, Any]) -> None:
+        """A seed record in the lookup shape: rows with the same ``learner_id`` are one learner."""
+        learner = self.by_student_id(str(row["learner_id"])) if row.get("learner_id") else None
+        if learner is None:
+            learner = self.add_learner(row)
+        if row.get("program_id"):
+            self.add_enrollment(learner, row)
 
     def by_student_id(self, student_id: str) -> dict[str, Any] | None:
-        found = [rec for rec in self.learners if rec["learner_id"] == student_id]
+        found = [learner for learner in self.learners if learner["learner_id"] == student_id]
         return found[0] if found else None
 
     def by_alternate_id(self, alternate_id: str) -> list[dict[str, Any]]:
-        return [rec for rec in self.learners if rec["alternate_id"] == alternate_id]
+        return [learner for learner in self.learners if learner["alternate_id"] == alternate_id]
 
     def take_item_fault(self, target: str) -> str | None:
         for fault in self.item_faults:
             if fault.target == target and fault.remaining > 0:
                 fault.remaining -= 1
                 return fault.code
+        return None
+
+    def take_late_answer(self) -> float | None:
+        """The delay of the next learner batch's answer, if one was asked for."""
+        for late in self.late_answers:
+            if late.remaining > 0:
+                late.remaining -= 1
+                return late.delay
         return None
 
     def to_json(self) -> dict[str, Any]:
@@ -220,4 +261,5 @@ class PennFosterState:
             "organizations": list(self.organizations),
             "programs": self.programs,
             "item_faults": [f.to_json() for f in self.item_faults if f.remaining > 0],
+            "late_answers": [late.to_json() for late in self.late_answers if late.remaining > 0],
         }

@@ -20,6 +20,7 @@ from sandbox.server import RunningServer
 from tests.conftest import TEST_TOKEN
 
 PROGRAM = "NUR01105"
+BILLING = "MBC01105"  # a second Penn Foster program, for learners already in the first
 COURSE_KEY = "course-v1:edX+DemoX+Demo_Course"
 LEARNERS = "/api/v4/b2b/learners"
 BULK = "/appsembler_api/v0/bulk-enrollment/bulk-enroll"
@@ -42,6 +43,7 @@ class World:
     students: list[int]
     no_phone_order_id: int
     lead_id: int
+    billing_order_id: int  # the small order's students, in the second program
 
     def enrollments_of(self, order_id: int) -> list[int]:
         return [e for e, r in self.seed.records["enrollments"].items() if r["order_id"] == order_id]
@@ -73,6 +75,8 @@ def world(serve: Callable[[ASGIApp], RunningServer]) -> World:
     order_25_id = seed.add_order(students=[_student(seed, n) for n in range(300, 325)], variant_id=nursing)
     unrouted_order_id = seed.add_order(students=students[:1], variant_id=other, status="active")
     no_phone_order_id = seed.add_order(students=[_student(seed, 200, phone=None)], variant_id=nursing)
+    _, _, billing = seed.add_offering(code="PF-BILLING", name="Medical Billing")
+    billing_order_id = seed.add_order(students=small, variant_id=billing, status="active")
     product = seed.records["catalog_variants"][nursing]["product_id"]
     data = seed.to_dict()
     lead_id = 9001
@@ -90,6 +94,7 @@ def world(serve: Callable[[ASGIApp], RunningServer]) -> World:
         seed=seed, order_id=order_id, small_order_id=small_order_id, order_25_id=order_25_id,
         unrouted_order_id=unrouted_order_id,
         students=students, no_phone_order_id=no_phone_order_id, lead_id=lead_id,
+        billing_order_id=billing_order_id,
     )  # fmt: skip
 
 
@@ -121,6 +126,17 @@ leads = true
 course_ids = ["{course}"]
 create_accounts = true
 auto_enroll = true
+
+[[routes]]
+name = "billing"
+course_code = "PF-BILLING"
+[routes.penn_foster]
+program_id = "{billing}"
+organization_id = 141982
+location_id = 244648
+client_id = 329209
+enrollment_type = "B2B"
+contact_email_address = "enrollments@example.com"
 """
 
 
@@ -128,7 +144,7 @@ auto_enroll = true
 def eduhook_settings(tmp_path: Path, database_url: str, redis_url: str, world: World) -> Settings:
     """Overrides the shared fixture: real handlers, routes to the sandboxes."""
     config = tmp_path / "eduhook.toml"
-    config.write_text(CONFIG.format(w=world, program=PROGRAM, course=COURSE_KEY))
+    config.write_text(CONFIG.format(w=world, program=PROGRAM, billing=BILLING, course=COURSE_KEY))
     settings = Settings(
         config=config, data_dir=tmp_path / "var", database_url=database_url, redis_url=redis_url,
         webhook_tokens=[TEST_TOKEN], educators=[], handler_modules=["handlers.builtin"],

@@ -103,3 +103,46 @@ def test_latest_lists_what_eduhook_created_per_subject(engine: Engine) -> None:
         ("OTHER", "done", {"student_id": "1b"}),
         ("PRG1", "done", {"student_id": "1"}),
     ]
+    done = store.done_for(partner="pennfoster", action="learner", educator="acme", subjects=["1", "2", "3"])
+    assert set(done) == {"1"}
+    assert sorted(k.target for k, _ in done["1"]) == ["OTHER", "PRG1"]
+
+
+def test_an_effect_settled_in_doubt_comes_back_in_doubt_until_settled_otherwise(engine: Engine) -> None:
+    store = EffectStore(engine, clock=Clock())
+    first = store.claim([key(1), key(2), key(3)], event_id="e1")
+    assert first.in_doubt == set()  # new keys: nothing was sent before
+    store.settle(first.owner, in_doubt={key(1): "timed out"}, failed={key(2): "HTTP 503"})
+    store.complete(key(3), first.owner, {"student_id": "3"})
+    [record] = [r for r in store.of_event("e1") if r.key == key(1)]
+    assert (record.state, record.error) == ("in_doubt", "timed out")
+    second = store.claim([key(1), key(2), key(3)], event_id="e2")
+    assert second.mine == [key(1), key(2)] and second.in_doubt == {key(1)}
+    # Released without being tried, it stays in doubt; a plain failure no longer is.
+    store.release([key(1), key(2)], second.owner, in_doubt=second.in_doubt)
+    third = store.claim([key(1), key(2)], event_id="e3")
+    assert third.in_doubt == {key(1)}
+    store.fail(key(1), third.owner, "HTTP 503 after the check")
+    assert store.claim([key(1)], event_id="e4").in_doubt == set()
+
+
+def test_a_lapsed_claim_is_taken_over_in_doubt(engine: Engine) -> None:
+    clock = Clock()
+    store = EffectStore(engine, clock=clock, lease=dt.timedelta(seconds=60))
+    store.claim([key(1)], event_id="e1")  # its worker dies mid-call
+    clock.now += dt.timedelta(seconds=61)
+    taken = store.claim([key(1), key(2)], event_id="e2")
+    assert taken.mine == [key(1), key(2)] and taken.in_doubt == {key(1)}
+
+
+def test_claim_waiting_reports_keys_it_took_over_in_doubt(engine: Engine) -> None:
+    clock = Clock()
+    lease = dt.timedelta(seconds=60)
+    EffectStore(engine, clock=clock, lease=lease).claim([key(1)], event_id="order")
+
+    def lapse(seconds: float) -> None:
+        clock.now += lease + dt.timedelta(seconds=1)  # the holder never comes back
+
+    waiting = EffectStore(engine, clock=clock, lease=lease, sleep=lapse)
+    claims = waiting.claim_waiting([key(1), key(2)], event_id="enrollment")
+    assert sorted(claims.mine, key=str) == [key(1), key(2)] and claims.in_doubt == {key(1)}

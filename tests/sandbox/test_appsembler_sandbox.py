@@ -11,12 +11,20 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp
 
 from eduhook.settings import Settings
-from handlers.errors import AlreadyDoneError, ConfigurationError, PermanentError, TransientError
+from handlers.errors import (
+    AlreadyDoneError,
+    ConfigurationError,
+    InDoubtError,
+    PermanentError,
+    TransientError,
+)
 from handlers.partners.appsembler import (
+    AccountOutcome,
     AppsemblerClient,
     EnrollmentChange,
     IdentifierError,
     InvalidIdentifier,
+    ensure_account,
 )
 from sandbox.appsembler import (
     DEFAULT_CLIENT_ID,
@@ -442,3 +450,43 @@ def test_client_with_wrong_secret_gets_configuration_error(server: RunningServer
     with AppsemblerClient.from_settings(settings) as appsembler, pytest.raises(ConfigurationError) as info:
         appsembler.get_user("honor")
     assert info.value.partner_code == "invalid_client"
+
+
+def created(http: httpx.Client) -> list[str]:
+    return [
+        call["body"]["username"]
+        for call in http.get("/_sandbox/requests", params={"path": f"{API}/accounts/create"}).json()
+    ]
+
+
+def test_ensure_account_creates_once_and_a_409_means_it_is_there(
+    client: AppsemblerClient, http: httpx.Client
+) -> None:
+    made = ensure_account(client, "ann-1", "ann@example.com", "Ann")
+    assert made.username == "ann-1" and isinstance(made.user_id, int) and not made.already_existed
+    assert ensure_account(client, "ann-1", "ann@example.com", "Ann") == AccountOutcome(
+        "ann-1", already_existed=True
+    )
+    assert created(http) == ["ann-1", "ann-1"]  # the second one answered 409
+
+
+def test_an_unanswered_account_creation_is_found_by_get_user_and_not_sent_again(
+    server: RunningServer, http: httpx.Client
+) -> None:
+    settings = Settings(
+        appsembler_api_url=server.url, appsembler_api_token=SecretStr(DEFAULT_TOKEN), http_read_timeout=0.3
+    )
+    with AppsemblerClient.from_settings(settings) as client:
+        assert http.post("/_sandbox/late-answers", json={"delay": 1, "count": 1}).json() == {
+            "late_answers": [1.0]
+        }
+        with pytest.raises(InDoubtError, match="timed out"):
+            ensure_account(client, "bob-2", "bob@example.com", "Bob")
+        assert [a["username"] for a in state(http)["accounts"]][-1] == "bob-2"  # created all the same
+        found = ensure_account(client, "bob-2", "bob@example.com", "Bob", look_first=True)
+        assert found == AccountOutcome("bob-2", already_existed=True)
+        assert created(http) == ["bob-2"]
+        # Nothing there yet: the look comes back empty and the account is created.
+        fresh = ensure_account(client, "cy-3", "cy@example.com", "Cy", look_first=True)
+        assert fresh.user_id is not None and created(http) == ["bob-2", "cy-3"]
+    assert http.post("/_sandbox/late-answers", json={"delay": 0}).status_code == 400

@@ -20,6 +20,7 @@ from handlers.partners.pennfoster import (
     LearnerRequest,
     PennFosterClient,
     RedisTokenCache,
+    classify_learner_result,
     classify_result,
 )
 from sandbox.pennfoster import DEFAULT_API_KEY, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, create_app
@@ -75,7 +76,7 @@ def test_enroll_look_up_and_cancel(serve: Serve, redis_url: str) -> None:
     env = start(serve, redis_url)
     client = env.client()
     results = client.create_learners([model("e-1"), model("e-2")])
-    assert [classify_result(r, what="enroll").kind for r in results] == ["succeeded", "succeeded"]
+    assert [classify_learner_result(r, what="enroll").kind for r in results] == ["succeeded", "succeeded"]
     (found,) = client.find_learners_by_alternate_id("e-2")
     assert found.student_id == results[1].student_id and found.active_status == "Active"
     assert results[0].student_id is not None
@@ -97,14 +98,18 @@ def test_enroll_look_up_and_cancel(serve: Serve, redis_url: str) -> None:
     assert env.state()["tokens_issued"] == 1
 
 
-def test_duplicate_alternate_id_is_already_done(serve: Serve, redis_url: str) -> None:
+def test_a_second_new_learner_under_one_alternate_id_means_the_learner_exists(
+    serve: Serve, redis_url: str
+) -> None:
     client = start(serve, redis_url).client()
     client.create_learners([model("dup")])
-    (again,) = client.create_learners([model("dup")])
-    outcome = classify_result(again, what="enroll")
-    assert outcome.kind == "already_done"
+    (again,) = client.create_learners([model("dup", program_info__program_id="MBC01105")])
+    outcome = classify_learner_result(again, what="enroll")
+    assert outcome.kind == "exists"  # not done: Penn Foster knows the learner, not this program
+    assert outcome.error is not None and outcome.error.partner_code == "E608600001"
+    # For a lead, whose alternate id names one lead in one program, the same code is done.
     with pytest.raises(AlreadyDoneError) as info:
-        outcome.raise_error()
+        classify_result(again, what="lead").raise_error()
     assert info.value.partner_code == "E608600001"
 
 
@@ -112,8 +117,8 @@ def test_busy_item_is_transient(serve: Serve, redis_url: str) -> None:
     env = start(serve, redis_url)
     env.control("/pennfoster/item-errors", {"code": "E999999001", "count": 1})
     first, second = env.client().create_learners([model("b-1"), model("b-2")])
-    assert classify_result(first, what="enroll").kind == "transient"
-    assert classify_result(second, what="enroll").kind == "succeeded"
+    assert classify_learner_result(first, what="enroll").kind == "transient"
+    assert classify_learner_result(second, what="enroll").kind == "succeeded"
 
 
 def test_two_clients_share_one_token_and_recover_from_revocation(serve: Serve, redis_url: str) -> None:

@@ -263,13 +263,74 @@ def test_seeded_programs_are_enforced(serve: Serve) -> None:
     pf = PF(serve(create_app({"programs": {"00787105": "Medical Billing"}})))
     response = pf.learners([learner("a"), learner("b", program_info__program_id="99999999")])
     assert response.json()[0]["enrollment_status"] == "X" and codes(response, 1) == ["E614400001"]
-    assert pf.state()["learners"][0]["program_name"] == "Medical Billing"
+    assert pf.state()["learners"][0]["enrollments"][0]["program_name"] == "Medical Billing"
 
 
 def test_re_enrolling_a_student_in_the_same_program_is_e614400005(pf: PF) -> None:
     student = pf.learners([learner("first")]).json()[0]["learner_id"]
     again = pf.learners([learner("second", addressbook_info={"learner_id": int(student)})])
     assert codes(again) == ["E614400005"]
+
+
+def test_a_second_program_with_learner_id_is_the_same_learner_in_two_programs(pf: PF) -> None:
+    (first,) = pf.learners([learner("two")]).json()
+    assert codes(pf.learners([learner("two", program_info__program_id="MBC01105")])) == ["E608600001"]
+    book = {"learner_id": int(first["learner_id"])}
+    (second,) = pf.learners(
+        [learner("two", program_info__program_id="MBC01105", addressbook_info=book)]
+    ).json()
+    assert second["enrollment_status"] == "X" and second["learner_id"] == first["learner_id"]
+    assert second["order_number"] != first["order_number"]
+    (person,) = pf.state()["learners"]
+    assert [e["program_id"] for e in person["enrollments"]] == ["00787105", "MBC01105"]
+    assert [e["learner_id_sent"] for e in person["enrollments"]] == [None, int(first["learner_id"])]
+    # The lookup answers one record per program, both under the one student id.
+    page = pf.call("GET", "/api/v4/b2b/learners", params={"alternate_id": "two"}).json()
+    assert [(r["learner_id"], r["program_id"]) for r in page["results"]] == [
+        (first["learner_id"], "00787105"),
+        (first["learner_id"], "MBC01105"),
+    ]
+    by_id = pf.call("GET", "/api/v4/b2b/learners", params={"student_id": first["learner_id"]}).json()
+    assert by_id["program_id"] == "MBC01105"
+
+
+def test_learner_id_must_name_a_learner_whose_alternate_id_is_not_taken(pf: PF) -> None:
+    (a,) = pf.learners([learner("owner-a")]).json()
+    pf.learners([learner("owner-b")])
+    unknown = pf.learners([learner("owner-a", addressbook_info={"learner_id": 12345})])
+    assert codes(unknown) == ["E690000003"]
+    book = {"learner_id": int(a["learner_id"])}
+    other = pf.learners([learner("owner-b", program_info__program_id="MBC01105", addressbook_info=book)])
+    assert codes(other) == ["E608600001"]  # owner-b is another learner's alternate id
+    assert [len(p["enrollments"]) for p in pf.state()["learners"]] == [1, 1]
+
+
+def test_a_canceled_program_can_be_enrolled_again_with_learner_id(pf: PF) -> None:
+    (first,) = pf.learners([learner("back")]).json()
+    pf.call(
+        "POST",
+        "/api/v4/b2b/learners/cancel",
+        json={"student_id": first["learner_id"], "program_id": "00787105"},
+    )
+    pf.control("/pennfoster/execute-cancels")
+    book = {"learner_id": int(first["learner_id"])}
+    (again,) = pf.learners([learner("back", addressbook_info=book)]).json()
+    assert again["enrollment_status"] == "X" and again["learner_id"] == first["learner_id"]
+    (person,) = pf.state()["learners"]
+    assert [e["active_status"] for e in person["enrollments"]] == ["Canceled", "Active"]
+
+
+def test_a_late_answer_comes_after_the_learner_was_recorded(pf: PF) -> None:
+    assert pf.control("/pennfoster/late-answers", {"delay": 1.5, "count": 1}) == [
+        {"delay": 1.5, "remaining": 1}
+    ]
+    with pytest.raises(httpx.ReadTimeout):
+        pf.call("POST", "/api/v4/b2b/learners", json=[learner("late")], timeout=0.3)
+    # Recorded before the answer was held back; the next batch is answered at once.
+    assert [p["alternate_id"] for p in pf.state()["learners"]] == ["late"]
+    assert pf.state()["late_answers"] == []
+    assert codes(pf.learners([learner("late")])) == ["E608600001"]
+    assert pf.http.post("/_sandbox/pennfoster/late-answers", json={"delay": 0}).status_code == 400
 
 
 def test_item_error_control_makes_the_next_items_busy(pf: PF) -> None:
@@ -331,9 +392,9 @@ def test_cancel_requests_are_recorded_not_executed(pf: PF) -> None:
     assert pf.call("POST", "/api/v4/b2b/learners/cancel", json={"student_id": "1"}).status_code == 404
     state = pf.state()
     assert [c["status"] for c in state["cancel_requests"]] == ["requested"]
-    assert state["learners"][0]["active_status"] == "Active"
+    assert state["learners"][0]["enrollments"][0]["active_status"] == "Active"
     pf.control("/pennfoster/execute-cancels")
-    assert pf.state()["learners"][0]["active_status"] == "Canceled"
+    assert pf.state()["learners"][0]["enrollments"][0]["active_status"] == "Canceled"
 
 
 def test_organization_lookups(pf: PF) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.partners.appsembler.accounts import AccountOutcome, ensure_account
 from handlers.partners.appsembler.auth import ClientCredentials, StaticToken, TokenSource
 from handlers.partners.appsembler.client import AppsemblerClient
 from handlers.partners.appsembler.course_keys import COURSE_KEY_RE, is_course_key, validate_course_key
@@ -23,6 +24,7 @@ from handlers.partners.appsembler.models import (
 __all__ = [
     "COURSE_KEY_RE",
     "PARTNER",
+    "AccountOutcome",
     "AccountRecord",
     "AppsemblerClient",
     "AppsemblerUser",
@@ -38,6 +40,7 @@ __all__ = [
     "InvalidIdentifier",
     "StaticToken",
     "TokenSource",
+    "ensure_account",
     "is_course_key",
     "validate_course_key",
 ]

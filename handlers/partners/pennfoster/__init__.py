@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from handlers.partners.pennfoster.client import MAX_BATCH, PennFosterClient
+from handlers.partners.pennfoster.enrollment import (
+    Enrolled,
+    LearnerEnrollment,
+    NotEnrolled,
+    enroll_existing_learners,
+    enroll_learners,
+)
 from handlers.partners.pennfoster.error_map import (
     ALREADY_DONE_CODES,
+    LEARNER_DONE_CODES,
+    LEARNER_EXISTS_CODES,
     PARTNER,
     SYSTEM_CODES,
     TRANSIENT_CODES,
     ItemOutcome,
+    classify_learner_result,
     classify_result,
 )
 from handlers.partners.pennfoster.lead_request import (
@@ -48,6 +58,8 @@ from handlers.partners.pennfoster.token import (
 
 __all__ = [
     "ALREADY_DONE_CODES",
+    "LEARNER_DONE_CODES",
+    "LEARNER_EXISTS_CODES",
     "MAX_BATCH",
     "PARTNER",
     "SYSTEM_CODES",
@@ -57,6 +69,7 @@ __all__ = [
     "CachedToken",
     "CancelRequest",
     "CancelResult",
+    "Enrolled",
     "HighSchoolAttestationInfo",
     "ItemOutcome",
     "LeadAddress",
@@ -65,12 +78,14 @@ __all__ = [
     "LeadRequiredInfo",
     "LeadResult",
     "LearnerAddress",
+    "LearnerEnrollment",
     "LearnerInfo",
     "LearnerPage",
     "LearnerRecord",
     "LearnerRequest",
     "LearnerResult",
     "MemoryTokenCache",
+    "NotEnrolled",
     "Organization",
     "OrganizationInfo",
     "PartnerErrorItem",
@@ -80,5 +95,8 @@ __all__ = [
     "RedisTokenCache",
     "TokenCache",
     "UserInfo",
+    "classify_learner_result",
     "classify_result",
+    "enroll_existing_learners",
+    "enroll_learners",
 ]

@@ -36,6 +36,9 @@ from handlers.partners.pennfoster.token import (
 )
 
 MAX_BATCH = 20
+# One learner's records (one per program) fit one page; the bound stops a partner that never ends.
+LOOKUP_ROWS = 100
+MAX_LOOKUP_PAGES = 10
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -177,7 +180,7 @@ class PennFosterClient(PartnerClient):
 
     def create_learners(self, learners: Sequence[LearnerRequest]) -> list[LearnerResult]:
         """Enroll up to 20 learners; one result per learner, in the order sent. Classify each
-        with ``error_map.classify_result``."""
+        with ``error_map.classify_learner_result``, or use ``enrollment.enroll_learners``."""
         what = "create learners"
         data = self._post_batch(f"{self._learners}/learners", learners, what)
         return [_parse(LearnerResult, item, what=what) for item in data]
@@ -208,9 +211,25 @@ class PennFosterClient(PartnerClient):
     # Lookups -----------------------------------------------------------------------------------
 
     def find_learners_by_alternate_id(self, alternate_id: str) -> list[LearnerRecord]:
-        """Every learner Penn Foster holds under ``alternate_id`` (empty when none)."""
-        page = self._learner_page({"alternate_id": alternate_id}, what="find learner by alternate id")
-        return page.results if page is not None else []
+        """Every record Penn Foster holds under ``alternate_id``, from every page (empty when none).
+
+        A learner comes back once per program it is or was in, each record with its own
+        ``program_id`` and ``active_status``: this is how eduhook tells "this learner is known"
+        from "this learner is in this program".
+        """
+        what = "find learner by alternate id"
+        found: list[LearnerRecord] = []
+        for page_number in range(1, MAX_LOOKUP_PAGES + 1):
+            params = {"alternate_id": alternate_id, "page_number": page_number, "rows_per_page": LOOKUP_ROWS}
+            page = self._learner_page(params, what=what)
+            if page is None:
+                break
+            found += page.results
+            if page_number >= page.page_count or not page.results:
+                break
+        else:
+            fail_shape(PARTNER, what, f"more than {MAX_LOOKUP_PAGES} pages for one alternate id")
+        return found
 
     def get_learner(self, student_id: str) -> LearnerRecord | None:
         """The learner with Penn Foster ``student_id``, or ``None``."""

@@ -4,10 +4,16 @@
   token refresh → ConfigurationError; other 4xx → PermanentError. A body whose codes are all
   transient (E999999001) makes even a 4xx transient.
 - Token endpoint (``check_token_response``): 400/401/403 → ConfigurationError (bad credentials).
-- Per-item results (``classify_result``): ``X`` → succeeded; all codes "already done" →
-  AlreadyDoneError; all codes transient or already done → TransientError; anything else →
-  PermanentError. A result carrying both a validation code and E608600001 stays permanent: a
-  person should look at it.
+- Per-item results: ``X`` → succeeded; all codes "already done" → AlreadyDoneError; all codes
+  transient or already done → TransientError; anything else → PermanentError. A result carrying
+  both a validation code and E608600001 stays permanent: a person should look at it.
+  - Leads (``classify_result``): E608600001, E602500002 and E614400005 are already done, since a
+    lead's alternate id names one lead in one program.
+  - Learners (``classify_learner_result``): only E614400005 "product code already exists for
+    student" is already done. E608600001 "alternate id already exists" and E602500002 "student
+    already has an active enrollment" say Penn Foster knows the *learner*, not that it holds this
+    program: kind ``exists``, which the caller settles by looking the learner up
+    (``enrollment.py``).
 
 Messages carry the codes and the doc's meaning of each code, never Penn Foster's free text, which
 can quote what was sent.
@@ -64,9 +70,12 @@ SYSTEM_CODES: dict[str, str] = {
     "E999999001": "Order is currently being processed",
 }
 ALREADY_DONE_CODES = frozenset({"E608600001", "E602500002", "E614400005"})
+# For learners: the program is there already, versus the learner is known (program unknown).
+LEARNER_DONE_CODES = frozenset({"E614400005"})
+LEARNER_EXISTS_CODES = frozenset({"E608600001", "E602500002"})
 TRANSIENT_CODES = frozenset({"E999999001"})
 
-Kind = Literal["succeeded", "already_done", "transient", "permanent"]
+Kind = Literal["succeeded", "already_done", "exists", "transient", "permanent"]
 
 
 class ItemResult(Protocol):
@@ -98,7 +107,17 @@ def describe_codes(codes: Sequence[str]) -> str:
 
 
 def classify_result(result: ItemResult, *, what: str) -> ItemOutcome:
-    """Classify one per-item result of ``POST /learners`` or ``POST /leads``."""
+    """Classify one per-item result of ``POST /leads``."""
+    return _classify(result, what=what, done=ALREADY_DONE_CODES, exists=frozenset())
+
+
+def classify_learner_result(result: ItemResult, *, what: str) -> ItemOutcome:
+    """Classify one per-item result of ``POST /learners``. Kind ``exists`` carries a
+    PermanentError naming the codes, for when the learner cannot be looked up and sent again."""
+    return _classify(result, what=what, done=LEARNER_DONE_CODES, exists=LEARNER_EXISTS_CODES)
+
+
+def _classify(result: ItemResult, *, what: str, done: frozenset[str], exists: frozenset[str]) -> ItemOutcome:
     status = result.status.strip().upper()
     codes = result.error_codes
     if status == "X":
@@ -115,12 +134,16 @@ def classify_result(result: ItemResult, *, what: str) -> ItemOutcome:
     first = codes[0]
     message = f"{what}: {describe_codes(codes)}"
     code_set = set(codes)
-    if code_set <= ALREADY_DONE_CODES:
-        return ItemOutcome("already_done", AlreadyDoneError(message, partner=PARTNER, partner_code=first))
-    if code_set & TRANSIENT_CODES and code_set <= TRANSIENT_CODES | ALREADY_DONE_CODES:
+    benign = done | exists
+    if code_set <= benign and code_set & done:
+        code = next(code for code in codes if code in done)
+        return ItemOutcome("already_done", AlreadyDoneError(message, partner=PARTNER, partner_code=code))
+    if code_set <= exists:
+        return ItemOutcome("exists", PermanentError(message, partner=PARTNER, partner_code=first))
+    if code_set & TRANSIENT_CODES and code_set <= TRANSIENT_CODES | benign:
         transient = next(code for code in codes if code in TRANSIENT_CODES)
         return ItemOutcome("transient", TransientError(message, partner=PARTNER, partner_code=transient))
-    permanent = next(code for code in codes if code not in ALREADY_DONE_CODES | TRANSIENT_CODES)
+    permanent = next(code for code in codes if code not in benign | TRANSIENT_CODES)
     return ItemOutcome("permanent", PermanentError(message, partner=PARTNER, partner_code=permanent))
 
 

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from eduhook.settings import Settings
-from handlers.errors import ConfigurationError, PermanentError
+from handlers.errors import ConfigurationError, PartnerDataError, PermanentError
 from handlers.partners.pennfoster import (
     CancelRequest,
     LeadRequest,
@@ -111,7 +111,33 @@ def test_find_by_alternate_id_accepts_every_documented_results_shape(results: An
     fake = FakePennFoster(lambda r: httpx.Response(200, json=page))
     (found,) = make_client(fake).find_learners_by_alternate_id("alt-1")
     assert found.student_id == "52975707"
-    assert dict(fake.api_requests[0].url.params) == {"alternate_id": "alt-1"}
+    assert dict(fake.api_requests[0].url.params) == {
+        "alternate_id": "alt-1",
+        "page_number": "1",
+        "rows_per_page": "100",
+    }
+
+
+def test_find_by_alternate_id_reads_every_page_and_404_is_none() -> None:
+    def pages(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page_number"])
+        record = RECORD | {"program_id": f"PRG0{number}"}
+        return httpx.Response(200, json={"page_number": number, "page_count": 3, "results": [record]})
+
+    fake = FakePennFoster(pages)
+    found = make_client(fake).find_learners_by_alternate_id("alt-1")
+    assert [r.program_id for r in found] == ["PRG01", "PRG02", "PRG03"]
+    assert [r.url.params["page_number"] for r in fake.api_requests] == ["1", "2", "3"]
+    fake = FakePennFoster(lambda r: httpx.Response(404, json={"message": "Learner not found."}))
+    assert make_client(fake).find_learners_by_alternate_id("alt-1") == []
+
+
+def test_find_by_alternate_id_stops_at_a_bound_on_pages() -> None:
+    endless = {"page_number": 1, "page_count": 99999, "results": [RECORD]}
+    fake = FakePennFoster(lambda r: httpx.Response(200, json=endless))
+    with pytest.raises(PartnerDataError, match="more than 10 pages"):
+        make_client(fake).find_learners_by_alternate_id("alt-1")
+    assert len(fake.api_requests) == 10
 
 
 def test_list_learners_pages_and_404_is_an_empty_page() -> None:

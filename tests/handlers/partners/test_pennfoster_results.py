@@ -8,7 +8,13 @@ import pytest
 from pydantic import ValidationError
 
 from handlers.errors import AlreadyDoneError, PartnerDataError, PermanentError, TransientError
-from handlers.partners.pennfoster import LeadResult, LearnerRequest, LearnerResult, classify_result
+from handlers.partners.pennfoster import (
+    LeadResult,
+    LearnerRequest,
+    LearnerResult,
+    classify_learner_result,
+    classify_result,
+)
 from tests.handlers.partners.test_pennfoster_client import FakePennFoster, learner_body, make_client
 
 
@@ -36,6 +42,32 @@ def test_already_done_codes(code: str) -> None:
     assert isinstance(outcome.error, AlreadyDoneError) and outcome.error.partner_code == code
     with pytest.raises(AlreadyDoneError):
         outcome.raise_error()
+
+
+@pytest.mark.parametrize(
+    "codes", [("E614400005",), ("E608600001", "E614400005"), ("E614400005", "E602500002")]
+)
+def test_for_learners_only_product_code_exists_is_already_done(codes: tuple[str, ...]) -> None:
+    outcome = classify_learner_result(result(*codes), what="learner for Eduframe user 7")
+    assert outcome.kind == "already_done"
+    assert isinstance(outcome.error, AlreadyDoneError) and outcome.error.partner_code == "E614400005"
+
+
+@pytest.mark.parametrize("codes", [("E608600001",), ("E602500002",), ("E602500002", "E608600001")])
+def test_for_learners_alternate_id_exists_says_only_that_the_learner_exists(codes: tuple[str, ...]) -> None:
+    outcome = classify_learner_result(result(*codes), what="learner for Eduframe user 7")
+    assert outcome.kind == "exists"
+    # Carried for when the learner cannot be resolved: permanent, naming the codes and their meaning.
+    assert type(outcome.error) is PermanentError and outcome.error.partner_code == codes[0]
+    assert "Alternate id already exists" in str(outcome.error) or "active enrollment" in str(outcome.error)
+
+
+@pytest.mark.parametrize(
+    ("codes", "kind"),
+    [(("E999999001", "E608600001"), "transient"), (("E608600001", "E601400001"), "permanent")],
+)
+def test_for_learners_busy_and_validation_codes_win_over_exists(codes: tuple[str, ...], kind: str) -> None:
+    assert classify_learner_result(result(*codes), what="learner").kind == kind
 
 
 def test_busy_code_is_transient_and_the_partner_text_stays_out() -> None:
