@@ -81,6 +81,7 @@ def require_valid_configuration(command: str, *, needs_webhook_tokens: bool = Fa
 
 
 def refuse(command: str, problems: list[str]) -> NoReturn:
+    """Print the problems, as ``routes check`` does but on stderr, and exit with status 2."""
     for line in problems:
         click.echo(line, err=True)
     count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
