@@ -15,7 +15,11 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from eduhook.config_problems import KeyMap, nested_model
+
 # TOML sections flattened onto prefixed fields: [penn_foster] api_url → pennfoster_api_url.
+# [pennfoster] is accepted too; [penn_foster] is the spelling shown in hints.
+_SECTION_ALIASES = {"pennfoster": "penn_foster"}
 _TOML_SECTIONS = {
     "eduframe": "eduframe_",
     "penn_foster": "pennfoster_",
@@ -192,18 +196,23 @@ class _TomlSource(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         if not self._path:
             return {}
-        path = Path(self._path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigFileError(f"config file {path} (EDUHOOK_CONFIG) does not exist") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigFileError(f"config file {path} is not valid TOML: {exc}") from exc
-        return flatten_toml(data)
+        return flatten_toml(read_toml(Path(self._path)))
 
 
 class ConfigFileError(ValueError):
     """The TOML configuration file is missing or unreadable."""
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The configuration file as TOML tables, before sections are mapped onto settings."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigFileError(f"config file {path} (EDUHOOK_CONFIG) does not exist") from exc
+    except OSError as exc:
+        raise ConfigFileError(f"config file {path} cannot be read ({type(exc).__name__})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigFileError(f"config file {path} is not valid TOML: {exc}") from exc
 
 
 def flatten_toml(data: dict[str, Any]) -> dict[str, Any]:
@@ -217,6 +226,34 @@ def flatten_toml(data: dict[str, Any]) -> dict[str, Any]:
         else:
             flat[key] = value
     return flat
+
+
+def settings_keys() -> KeyMap:
+    """The TOML file's own tables and keys: the top level, ``[penn_foster]`` etc., ``[retry.*]``.
+
+    ``[[routes]]`` and ``[user_fields]`` are validated, and their keys mapped, by their parsers.
+    Aliases (``[pennfoster]``) are left out, so hints show one spelling; see ``section_table``.
+    """
+    fields = Settings.model_fields
+    sections = {section for section in _TOML_SECTIONS if section not in _SECTION_ALIASES}
+    tables: dict[tuple[str, ...], frozenset[str]] = {(): frozenset({*fields, *sections})}
+    for section, prefix in _TOML_SECTIONS.items():
+        if section in _SECTION_ALIASES:
+            continue
+        names = {name.removeprefix(prefix): name for name in fields if name.startswith(prefix)}
+        tables[(section,)] = frozenset(names)
+        for key, name in names.items():
+            nested = nested_model(fields[name].annotation)
+            if nested is not None:
+                tables[(section, key)] = frozenset(nested.model_fields)
+    return KeyMap(tables)
+
+
+def section_table(key: str) -> tuple[str, ...] | None:
+    """The table a top-level TOML key opens (``pennfoster`` → ``("penn_foster",)``), if a section."""
+    if key not in _TOML_SECTIONS:
+        return None
+    return (_SECTION_ALIASES.get(key, key),)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any, Literal
 
 import pycountry
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from eduhook.config_problems import KeyMap, describe_errors
+from handlers.errors import ConfigurationError
 from handlers.partners.appsembler.course_keys import validate_course_key
 from handlers.partners.eduframe.models import CatalogVariant, Course
 from handlers.partners.pennfoster.fields import Email
@@ -150,31 +153,22 @@ class Offering:
         )
 
 
-class RouteConfigError(ValueError):
-    """The routes (or ``[user_fields]``) are wrong; ``problems`` holds one line per mistake."""
+class RouteConfigError(ConfigurationError):
+    """The routes (or ``[user_fields]``) are wrong; ``problems`` holds one line per mistake.
+
+    A configuration error, so an event that meets it goes dead at once, with every line in its
+    reason; ``serve``, ``worker``, ``beat`` and ``dev`` refuse to start with one.
+    """
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("invalid routes configuration:\n" + "\n".join(problems))
+        super().__init__("invalid routes configuration: " + "; ".join(problems))
         self.problems = problems
 
 
-def describe_errors(exc: ValidationError, *, fields_only: bool = False) -> list[str]:
-    """``penn_foster.program_id: field required``: locations and reasons, never input values."""
-    lines = []
-    for error in exc.errors():
-        if fields_only and not error["loc"]:
-            continue
-        where = ""
-        for part in error["loc"]:
-            where += f"[{part}]" if isinstance(part, int) else f".{part}" if where else str(part)
-        if error["type"] == "missing":
-            reason = "field required"
-        elif error["type"] == "extra_forbidden":
-            reason = "unknown field"
-        else:
-            reason = error["msg"].removeprefix("Value error, ")
-        lines.append(f"{where}: {reason}" if where else reason)
-    return lines
+@cache
+def route_keys() -> KeyMap:
+    """The tables a ``[[routes]]`` entry may hold, and their keys, for "did you mean" hints."""
+    return KeyMap.of_model(Route, ("routes",), array=True)
 
 
 @dataclass(frozen=True)
@@ -203,7 +197,8 @@ class RouteTable:
                 routes.append(Route.model_validate(entry))
             except ValidationError as exc:
                 # The route-level check repeats ``_presence`` (already in ``found``): fields only.
-                found += describe_errors(exc, fields_only=True) or ([] if found else describe_errors(exc))
+                described = describe_errors(exc, fields_only=True, keys=route_keys(), at=("routes",))
+                found += described or ([] if found else describe_errors(exc))
             problems += [f"{label}: {problem}" for problem in found]
         if not problems:
             problems = _shadowed(routes)
@@ -247,7 +242,9 @@ class CustomFieldNames(_Config):
         try:
             return cls.model_validate(dict(raw))
         except ValidationError as exc:
-            raise RouteConfigError([f"user_fields.{line}" for line in describe_errors(exc)]) from None
+            keys = KeyMap.of_model(cls, ("user_fields",))
+            lines = describe_errors(exc, keys=keys, at=("user_fields",))
+            raise RouteConfigError([f"user_fields.{line}" for line in lines]) from None
 
     @classmethod
     def from_settings(cls, settings: Any) -> CustomFieldNames:

@@ -1,4 +1,8 @@
-"""Long-running commands: the receiver, the worker, beat, Flower, and ``dev`` that runs them all."""
+"""Long-running commands: the receiver, the worker, beat, Flower, and ``dev`` that runs them all.
+
+``serve``, ``worker``, ``beat`` and ``dev`` check the whole configuration first
+(``eduhook.cli.checks``) and exit with status 2, printing each problem, when it is wrong.
+"""
 
 from __future__ import annotations
 
@@ -34,12 +38,12 @@ def serve(obj: Context, host: str | None, port: int | None, access_log: bool) ->
     """Run the webhook receiver (Starlette on uvicorn)."""
     import uvicorn
 
+    from eduhook.cli.checks import require_valid_configuration
     from receiver.app import create_app
     from receiver.logging import install_token_redaction
 
+    require_valid_configuration("serve", needs_webhook_tokens=True)
     settings = obj.settings
-    if not settings.webhook_tokens:
-        raise click.ClickException("EDUHOOK_WEBHOOK_TOKENS is empty: set at least one webhook token")
     redis = resolve_redis(settings)
     app = create_app(settings, redis_url=redis.url)
     install_token_redaction([token.decode() for token in settings.token_values()])
@@ -81,8 +85,10 @@ def serve(obj: Context, host: str | None, port: int | None, access_log: bool) ->
 @click.pass_obj
 def worker(obj: Context, concurrency: int | None, pool: str, with_beat: bool) -> None:
     """Run a Celery worker that processes queued events."""
+    from eduhook.cli.checks import require_valid_configuration
     from workers.app import create_celery, worker_queues
 
+    require_valid_configuration("worker")
     settings = obj.settings
     redis = resolve_redis(settings)
     app = create_celery(settings, redis_url=redis.url)
@@ -107,8 +113,10 @@ def worker(obj: Context, concurrency: int | None, pool: str, with_beat: bool) ->
 @click.pass_obj
 def beat(obj: Context) -> None:
     """Run the scheduler: due retries, lost messages, dead workers' events. Run exactly one."""
+    from eduhook.cli.checks import require_valid_configuration
     from workers.app import create_celery
 
+    require_valid_configuration("beat")
     settings = obj.settings
     redis = resolve_redis(settings)
     app = create_celery(settings, redis_url=redis.url)
@@ -172,8 +180,10 @@ def dev(obj: Context, port: int | None, concurrency: int | None) -> None:
     Ctrl-C stops all of it. Without EDUHOOK_WEBHOOK_TOKENS a token is generated once and kept
     in the data dir; the webhook URL to give Eduframe is printed at start.
     """
+    from eduhook.cli.checks import require_valid_configuration
     from eduhook.ledger import create_engine_for, upgrade
 
+    require_valid_configuration("dev")  # before Redis, the ledger or a child starts
     settings = obj.settings
     redis = resolve_redis(settings)
     engine = create_engine_for(settings.effective_database_url)

@@ -1,19 +1,16 @@
-"""``eduhook routes check``: validate the ``[[routes]]`` and ``[user_fields]`` of the TOML file, and
-with ``--online`` ask Penn Foster whether each route's organization, location and client exist."""
+"""``eduhook routes check``: validate the whole configuration (``eduhook.cli.checks``), the routes
+above all, and with ``--online`` ask Penn Foster whether each route's organization, location and
+client exist."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
-from pydantic import ValidationError
-
-from eduhook.settings import ConfigFileError, Settings, flatten_toml
 
 if TYPE_CHECKING:
-    from eduhook.cli.main import Context
+    from eduhook.settings import Settings
     from handlers.partners.pennfoster import Organization, PennFosterClient
     from handlers.routes import Route, RouteTable
 
@@ -31,24 +28,18 @@ def routes() -> None:
     help="Check this TOML file instead of EDUHOOK_CONFIG.",
 )
 @click.option("--online", is_flag=True, help="Also ask Penn Foster whether the organization ids exist.")
-@click.pass_obj
-def check(obj: Context, config_file: Path | None, online: bool) -> None:
-    """Validate the routes; print "N routes OK" or one problem per line (exit status 1)."""
-    from handlers.routes import CustomFieldNames, RouteConfigError, RouteTable
+def check(config_file: Path | None, online: bool) -> None:
+    """Validate the whole configuration; print "N routes OK" or one problem per line (exit status 1).
 
-    settings = _settings(obj, config_file)
-    problems: list[str] = []
-    table = RouteTable(())
-    try:
-        table = RouteTable.from_settings(settings)
-    except RouteConfigError as exc:
-        problems += exc.problems
-    try:
-        CustomFieldNames.from_settings(_user_fields(settings))
-    except RouteConfigError as exc:
-        problems += exc.problems
-    if not problems and online:
-        problems += _check_penn_foster(settings, table)
+    These are the lines serve, worker, beat and dev print when they refuse to start.
+    """
+    from eduhook.cli.checks import check_configuration
+
+    report = check_configuration(config_file)
+    problems = report.problems
+    table = report.routes
+    if not problems and online and report.settings is not None:
+        problems = _check_penn_foster(report.settings, table)
     if problems:
         for problem in problems:
             click.echo(problem)
@@ -58,32 +49,6 @@ def check(obj: Context, config_file: Path | None, online: bool) -> None:
     if count == 0:
         note = " (no [[routes]]: every offering is ignored with reason 'no route')"
     click.echo(f"{count} route{'s' if count != 1 else ''} OK{note}")
-
-
-def _settings(obj: Context, config_file: Path | None) -> Settings:
-    if config_file is None:
-        return obj.settings
-    try:
-        return Settings(config=config_file)
-    except (ValidationError, ConfigFileError) as exc:
-        raise click.ClickException(f"invalid configuration: {exc}") from exc
-
-
-def _user_fields(settings: Settings) -> dict[str, Any]:
-    """``[user_fields]`` from settings, or straight from the file while Settings has no such field."""
-    configured = getattr(settings, "user_fields", None)
-    if configured is not None:
-        return dict(configured)
-    if settings.config is None:
-        return {}
-    try:
-        data = flatten_toml(tomllib.loads(Path(settings.config).read_text(encoding="utf-8")))
-    except (OSError, tomllib.TOMLDecodeError) as exc:  # Settings read it a moment ago
-        raise click.ClickException(f"cannot read {settings.config}: {exc}") from exc
-    fields = data.get("user_fields", {})
-    if not isinstance(fields, dict):
-        raise click.ClickException("user_fields must be a table ([user_fields])")
-    return fields
 
 
 def _penn_foster_routes(table: RouteTable) -> list[Route]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
@@ -29,9 +29,28 @@ _ISOLATED = {
         "PENNFOSTER_CLIENT_ID",
         "PENNFOSTER_CLIENT_SECRET",
         "PENNFOSTER_API_KEY",
+        "EDUFRAME_API_URL",
+        "EDUFRAME_API_TOKEN",
+        "APPSEMBLER_API_URL",
+        "APPSEMBLER_API_TOKEN",
+        "APPSEMBLER_CLIENT_ID",
+        "APPSEMBLER_CLIENT_SECRET",
         "REDIS_URL",
+        "HANDLER_MODULES",
     )
     for name in (f"EDUHOOK_{base}", base)
+}
+# The example keeps credentials in the environment, as production does.
+OTHER_PARTNERS = {
+    "EDUFRAME_API_TOKEN": "eduframe-token",
+    "APPSEMBLER_API_URL": "https://appsembler.test",
+    "APPSEMBLER_API_TOKEN": "appsembler-token",
+}
+CREDENTIALS = {
+    **OTHER_PARTNERS,
+    "PENNFOSTER_CLIENT_ID": "id",
+    "PENNFOSTER_CLIENT_SECRET": "secret",
+    "PENNFOSTER_API_KEY": "key",
 }
 
 
@@ -56,7 +75,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def run(*args: str, env: dict[str, str | None] | None = None) -> Result:
+def run(*args: str, env: Mapping[str, str | None] | None = None) -> Result:
     return CliRunner().invoke(routes, ["check", *args], obj=Context(), env={**_ISOLATED, **(env or {})})
 
 
@@ -71,15 +90,40 @@ api_key = "{DEFAULT_API_KEY}"
 
 
 def test_the_example_file_is_valid() -> None:
-    result = run("--config", str(EXAMPLE))
+    result = run("--config", str(EXAMPLE), env=CREDENTIALS)
     assert result.exit_code == 0, result.output
     assert result.output == "2 routes OK\n"
 
 
 def test_the_file_named_by_eduhook_config_is_checked_by_default(tmp_path: Path) -> None:
     path = write(tmp_path, penn_foster_route("nursing"))
-    result = run(env={"EDUHOOK_CONFIG": str(path), "EDUHOOK_DATA_DIR": str(tmp_path / "var")})
+    env = {"EDUHOOK_CONFIG": str(path), "EDUHOOK_DATA_DIR": str(tmp_path / "var"), **CREDENTIALS}
+    result = run(env=env)
     assert (result.exit_code, result.output) == (0, "1 route OK\n")
+
+
+def test_the_partners_routes_send_to_need_their_credentials() -> None:
+    result = run("--config", str(EXAMPLE))
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "eduframe: EDUFRAME_API_TOKEN is not set (every route re-reads Eduframe)",
+        "penn_foster: Penn Foster needs PENNFOSTER_CLIENT_ID, PENNFOSTER_CLIENT_SECRET, PENNFOSTER_API_KEY"
+        " (route 'medical-assistant' sends to Penn Foster)",
+        "appsembler: APPSEMBLER_API_URL is not set"
+        " (routes 'medical-assistant', 'python-self-paced' send to Appsembler)",
+    ]
+
+
+def test_a_misplaced_key_names_the_table_that_takes_it(tmp_path: Path) -> None:
+    text = penn_foster_route("nursing").replace("enrollment_type", 'gender = "F"\nenrollment_type')
+    text += '\n[penn_foster]\napi_ky = "k"\n'
+    result = run("--config", str(write(tmp_path, text)), env=CREDENTIALS)
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "penn_foster.api_ky: unknown field (did you mean `[penn_foster] api_key`?)",
+        "route 'nursing': penn_foster.gender: unknown field"
+        " (did you mean `[routes.penn_foster.defaults] gender`?)",
+    ]
 
 
 def test_no_routes_is_valid_but_says_what_it_means(tmp_path: Path) -> None:
@@ -105,7 +149,7 @@ def test_each_problem_is_printed_on_its_own_line(tmp_path: Path) -> None:
     )
     assert "route #4: name: field required" in lines
     assert "route #4: penn_foster.organization_id: field required" in lines
-    assert lines[-1] == "user_fields.phonne: unknown field"
+    assert lines[-1] == "user_fields.phonne: unknown field (did you mean `[user_fields] phone`?)"
     assert "OK" not in result.output
 
 
@@ -135,7 +179,7 @@ def test_online_check_finds_the_sandbox_organizations(tmp_path: Path, penn_foste
         + "\n"
         + APPSEMBLER_ONLY
     )
-    result = run("--config", str(write(tmp_path, text)), "--online")
+    result = run("--config", str(write(tmp_path, text)), "--online", env=OTHER_PARTNERS)
     assert result.exit_code == 0, result.output
     assert result.output == "4 routes OK (Penn Foster organizations found online)\n"
     assert sorted(organization_lookups(penn_foster)) == [
@@ -157,7 +201,7 @@ def test_online_check_names_the_route_and_the_missing_id(tmp_path: Path, penn_fo
         + penn_foster_route("no-client", client=222222)
         + penn_foster_route("wrong-tree", 141982, 247319, 333813)  # a location of the other organization
     )
-    result = run("--config", str(write(tmp_path, text)), "--online")
+    result = run("--config", str(write(tmp_path, text)), "--online", env=OTHER_PARTNERS)
     assert result.exit_code == 1
     assert result.output.splitlines() == [
         "route 'no-org': penn_foster.organization_id 999999 not found at Penn Foster",
@@ -173,30 +217,31 @@ def test_online_check_reports_refused_credentials_once(tmp_path: Path, penn_fost
         + penn_foster_route("a")
         + penn_foster_route("b", org=1)
     )
-    result = run("--config", str(write(tmp_path, text)), "--online")
+    result = run("--config", str(write(tmp_path, text)), "--online", env=OTHER_PARTNERS)
     assert result.exit_code == 1
     (line,) = result.output.splitlines()
     assert line.startswith("penn_foster: cannot check online: token request refused")
     assert "wrong" not in line and "Traceback" not in result.output
 
 
-def test_online_check_without_credentials_says_which_are_missing(tmp_path: Path) -> None:
-    result = run("--config", str(write(tmp_path, penn_foster_route("nursing"))), "--online")
+def test_online_check_without_credentials_stops_at_the_offline_check(tmp_path: Path) -> None:
+    path = write(tmp_path, penn_foster_route("nursing"))
+    result = run("--config", str(path), "--online", env=OTHER_PARTNERS)
     assert result.exit_code == 1
     assert result.output == (
-        "penn_foster: cannot check online: Penn Foster needs PENNFOSTER_CLIENT_ID,"
-        " PENNFOSTER_CLIENT_SECRET, PENNFOSTER_API_KEY\n"
+        "penn_foster: Penn Foster needs PENNFOSTER_CLIENT_ID, PENNFOSTER_CLIENT_SECRET, PENNFOSTER_API_KEY"
+        " (route 'nursing' sends to Penn Foster)\n"
     )
 
 
 def test_online_check_reports_an_unreachable_partner(tmp_path: Path) -> None:
     text = sandbox_section("http://127.0.0.1:9") + penn_foster_route("nursing")
-    result = run("--config", str(write(tmp_path, text)), "--online")
+    result = run("--config", str(write(tmp_path, text)), "--online", env=OTHER_PARTNERS)
     assert result.exit_code == 1
     assert result.output.startswith("penn_foster: cannot check online: ")
     assert "Traceback" not in result.output
 
 
 def test_online_check_skips_penn_foster_when_no_route_uses_it(tmp_path: Path) -> None:
-    result = run("--config", str(write(tmp_path, APPSEMBLER_ONLY)), "--online")
+    result = run("--config", str(write(tmp_path, APPSEMBLER_ONLY)), "--online", env=OTHER_PARTNERS)
     assert (result.exit_code, result.output) == (0, "1 route OK\n")

@@ -281,6 +281,7 @@ def lead(**changes: Any) -> Lead:
             "state_province": "CA",
             "postal_code": "90210",
         },
+        "lead_products": [{"catalog_product_id": 401, "catalog_variant_id": 301}],
     }
     return Lead.model_validate({**data, **changes})
 

@@ -84,7 +84,8 @@ def test_every_mistake_is_reported_with_its_route_name() -> None:
     )
     found = problems([broken])
     assert "route 'nursing': penn_foster.program_id: field required" in found
-    assert "route 'nursing': penn_foster.progam_id: unknown field" in found
+    hint = "did you mean `[routes.penn_foster] program_id`?"
+    assert f"route 'nursing': penn_foster.progam_id: unknown field ({hint})" in found
     assert any(p.startswith("route 'nursing': penn_foster.organization_id: ") for p in found)
     assert any(p.startswith("route 'nursing': penn_foster.contact_email_address: ") for p in found)
     assert (
@@ -218,5 +219,5 @@ def test_custom_field_names(monkeypatch: pytest.MonkeyPatch) -> None:
         CustomFieldNames.parse({"phne": "mobile", "gender": ""})
     assert caught.value.problems == [
         "user_fields.gender: String should have at least 1 character",
-        "user_fields.phne: unknown field",
+        "user_fields.phne: unknown field (did you mean `[user_fields] phone`?)",
     ]

@@ -36,16 +36,29 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 MAX_PER_PAGE = 100
 # A guard against a server whose Link headers never end; 1000 pages of 100 is far beyond any list we read.
 MAX_PAGES = 1000
+# A string id longer than this is not shown in errors: it is not an id we know the shape of.
+_MAX_ID_SHOWN = 64
 QueryParams = Mapping[str, str | int | Sequence[str]]
 
 
 def _validation_problem(exc: ValidationError) -> str:
-    # pydantic's own message quotes the input values, which may be personal data.
-    parts = [f"{'.'.join(str(p) for p in err['loc']) or '<root>'} {err['type']}" for err in exc.errors()[:5]]
+    """``order_items missing``, ``status null``, ``id int_parsing``: where and what, never the value.
+
+    pydantic's own message quotes the input values, which may be personal data.
+    """
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "<root>"
+        if err["type"] == "missing":
+            kind = "missing"
+        else:
+            kind = "null" if err.get("input", ...) is None else err["type"]
+        parts.append(f"{where} {kind}")
     return "; ".join(parts)
 
 
 def _parse(model: type[ModelT], data: Any, *, what: str) -> ModelT:
+    """The record as ``model``; a field eduhook acts on that is missing or null fails permanently."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -61,6 +74,16 @@ def _unless_gone(read: Callable[[], ModelT]) -> ModelT | None:
         if exc.status_code == 404 and exc.partner == PARTNER:
             return None
         raise
+
+
+def _list_entry(what: str, index: int, entry: Any) -> str:
+    """``list /enrollments: item 3 (id 70007)``: which record of a page failed to parse."""
+    ident = entry.get("id") if isinstance(entry, dict) else None
+    shown = (isinstance(ident, int) and not isinstance(ident, bool)) or (
+        isinstance(ident, str) and 0 < len(ident) <= _MAX_ID_SHOWN
+    )
+    named = f" (id {ident})" if shown else ""
+    return f"{what}: item {index}{named}"
 
 
 class EduframeClient(PartnerClient):
@@ -248,7 +271,11 @@ class EduframeClient(PartnerClient):
                 raise PartnerDataError(
                     f"{what}: expected a JSON array, got {type(page).__name__}", partner=PARTNER
                 )
-            items.extend(_parse(model, entry, what=what) for entry in page)
+            offset = len(items)
+            items.extend(
+                _parse(model, entry, what=_list_entry(what, offset + n, entry))
+                for n, entry in enumerate(page, start=1)
+            )
             next_url = self._next_link(response, what=what)
             if next_url is None:
                 return items

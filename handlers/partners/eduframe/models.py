@@ -1,18 +1,20 @@
 """Typed Eduframe resources as the API returns them: orders, enrollments, users, catalog and courses.
 
-Eduframe documents most fields as required but leaves many of them ``null`` in practice and adds
-fields over time, so every model allows extra fields and gives defaults to everything we do not act
-on. Personal fields (names, emails, addresses, custom fields) are kept out of ``repr``; extra fields
-are too, because we cannot know what they hold.
+Each model declares only the fields eduhook acts on, typed as Eduframe's published OpenAPI
+description types them (``partner-docs/eduframe-openapi.json``). Anything else Eduframe sends is
+kept as an extra field and never validated, so a field eduhook does not use cannot reject a
+response. A field eduhook acts on has no default unless the spec lets it be absent: its absence
+is a ``PartnerDataError`` naming the field and the record ("get order 5: unexpected response
+shape (order_items missing)"). Personal fields (names, emails, addresses, custom fields) are kept
+out of ``repr``; extra fields are too, because we cannot know what they hold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 OrderStatus = Literal["requested", "active", "denied", "canceled"]
 EnrollmentStatus = Literal["confirmed", "active", "canceled", "completed"]
@@ -32,15 +34,9 @@ class EduframeModel(BaseModel):
                 yield name, value
 
 
-def date_part(value: Any) -> Any:
-    """Planned-course dates are documented as plain strings; accept a timestamp by keeping its date."""
-    if isinstance(value, str) and len(value) > 10 and value[10] in "T ":
-        return value[:10]
-    return value
-
-
 class Address(EduframeModel):
-    """A postal address; every part of it is personal data."""
+    """A postal address; every part of it is personal data. Penn Foster mappings say which part
+    they require, so each may be absent here."""
 
     addressee: str | None = Field(default=None, repr=False)
     address: str | None = Field(default=None, repr=False)
@@ -52,8 +48,6 @@ class Address(EduframeModel):
 
 
 class OrderItem(EduframeModel):
-    id: int | None = None
-    order_id: int | None = None
     student_id: int
 
 
@@ -61,17 +55,10 @@ class Order(EduframeModel):
     """``GET /orders/{id}``: one order for one catalog variant, one item per student."""
 
     id: int
-    number: int | None = None
     status: OrderStatus
     catalog_variant_id: int
-    account_id: int | None = None
-    creator_id: int | None = None
-    number_of_students: int | None = None
-    order_items: list[OrderItem] = []
-    label_ids: list[int] = []
-    custom: dict[str, Any] = Field(default_factory=dict, repr=False)
-    updated_at: datetime | None = None
-    created_at: datetime | None = None
+    # The spec's OrderWithIncludes may leave it out; without it we cannot know whom to enroll.
+    order_items: list[OrderItem]
 
     @property
     def student_ids(self) -> list[int]:
@@ -85,15 +72,9 @@ class Enrollment(EduframeModel):
     id: int
     student_id: int
     planned_course_id: int
-    order_id: int | None = None
+    # Required but nullable in the spec: null is an enrollment without an order.
+    order_id: int | None
     status: EnrollmentStatus
-    start_date: date | None = None
-    end_date: date | None = None
-    graduation_state: str | None = None
-    updated_at: datetime | None = None
-    created_at: datetime | None = None
-
-    _dates = field_validator("start_date", "end_date", mode="before")(date_part)
 
 
 class User(EduframeModel):
@@ -104,13 +85,8 @@ class User(EduframeModel):
     middle_name: str | None = Field(default=None, repr=False)
     last_name: str | None = Field(default=None, repr=False)
     email: str | None = Field(default=None, repr=False)
-    locale: str | None = None
-    roles: list[str] = []
-    student_number: str | None = None
     address: Address | None = Field(default=None, repr=False)
     custom: dict[str, Any] = Field(default_factory=dict, repr=False)
-    updated_at: datetime | None = None
-    created_at: datetime | None = None
 
     def custom_value(self, key: str) -> str | None:
         """A custom field as text, or ``None`` when it is absent or blank."""
@@ -125,39 +101,25 @@ class CatalogVariant(EduframeModel):
     """``GET /catalog/variants/{id}``: what an order buys, pointing at a planned course or an edition."""
 
     id: int
-    product_id: int | None = None
-    name: str | None = None
-    sku: str | None = None
+    product_id: int
     variantable_type: VariantableType
     variantable_id: int
-    is_published: bool | None = None
-    custom: dict[str, Any] = Field(default_factory=dict, repr=False)
 
     @property
-    def catalog_product_id(self) -> int | None:
+    def catalog_product_id(self) -> int:
         """The API calls it ``product_id`` here and ``catalog_product_id`` on leads."""
         return self.product_id
 
 
 class PlannedCourse(EduframeModel):
-    """``GET /planned_courses/{id}``: one run of a course, with dates."""
+    """``GET /planned_courses/{id}``: one run of a course. Only its course matters to routing."""
 
     id: int
     course_id: int
-    status: str | None = None
-    type: str | None = None
-    start_date: date | None = None
-    end_date: date | None = None
-    is_published: bool | None = None
-
-    _dates = field_validator("start_date", "end_date", mode="before")(date_part)
 
 
 class Course(EduframeModel):
     """``GET /courses/{id}``: ``code`` is what routes map to partner programs."""
 
     id: int
-    code: str | None = None
-    name: str | None = None
-    slug: str | None = None
-    is_published: bool | None = None
+    code: str

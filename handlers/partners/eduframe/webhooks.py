@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
@@ -15,23 +14,26 @@ NotificationStatus = Literal["pending", "retry", "succeeded", "failed"]
 class Webhook(EduframeModel):
     """``POST /webhooks`` and ``GET /webhooks/{id}``: a URL subscribed to events.
 
-    The URL carries eduhook's receiver token, so it is kept out of ``repr``.
+    The spec requires only ``id``. The URL carries eduhook's receiver token, so it is kept out of
+    ``repr``.
     """
 
     id: str
     url: str | None = Field(default=None, repr=False)
-    active: bool = True
+    active: bool | None = None
     events: list[str] = []
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
 
 
 class SendAttempt(EduframeModel):
-    """One delivery attempt: our receiver's status code and (start of) its body."""
+    """One delivery attempt: our receiver's status code and (start of) its body.
+
+    ``created_at`` is a plain string in the spec ("2024-09-02 09:00:00 UTC" is one), so it stays
+    one: eduhook only shows it.
+    """
 
     status_code: int | None = None
     response: str | None = None
-    created_at: datetime | None = None
+    created_at: str | None = None
 
 
 class WebhookNotification(EduframeModel):
@@ -42,7 +44,6 @@ class WebhookNotification(EduframeModel):
     status: NotificationStatus
     data: dict[str, Any] = Field(default_factory=dict, repr=False)
     send_attempts: list[SendAttempt] = []
-    created_at: datetime | None = None
 
     @property
     def event(self) -> str | None:
@@ -59,7 +60,6 @@ class FailedWebhookNotification(EduframeModel):
     webhook_id: str
     status: Literal["failed"] = "failed"
     data: dict[str, Any] = Field(default_factory=dict, repr=False)
-    created_at: datetime | None = None
 
 
 class LeadProduct(EduframeModel):
@@ -101,15 +101,19 @@ class LeadCreate(EduframeModel):
 
 
 class Lead(EduframeModel):
-    """A lead as Eduframe returns it after ``POST /leads`` (201)."""
+    """``GET /leads/{id}``, and the answer to ``POST /leads`` (201).
+
+    ``lead_products`` may be absent in the spec, but it is what routes a lead, so its absence is
+    an error rather than "no products". ``user_id`` links the Eduframe user whose custom fields
+    hold the birth date and gender Penn Foster needs.
+    """
 
     id: int
-    status: str | None = None
+    user_id: int | None = None
     first_name: str | None = Field(default=None, repr=False)
     middle_name: str | None = Field(default=None, repr=False)
     last_name: str | None = Field(default=None, repr=False)
     email: str | None = Field(default=None, repr=False)
     phone: str | None = Field(default=None, repr=False)
     address: Address | None = Field(default=None, repr=False)
-    lead_products: list[LeadProduct] = []
-    created_at: datetime | None = None
+    lead_products: list[LeadProduct]

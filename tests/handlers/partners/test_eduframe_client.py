@@ -106,7 +106,7 @@ def test_catalog_variant_exposes_product_id_as_catalog_product_id() -> None:
 
 
 def _enrollment(n: int) -> dict[str, Any]:
-    return {"id": n, "student_id": 11, "planned_course_id": 201, "status": "confirmed"}
+    return {"id": n, "student_id": 11, "planned_course_id": 201, "order_id": None, "status": "confirmed"}
 
 
 def test_lists_follow_link_next_across_three_pages() -> None:
@@ -303,11 +303,12 @@ def test_secret_token_is_not_in_the_client_repr_or_errors() -> None:
     assert TOKEN not in repr(client)
 
 
-def test_planned_course_dates_sent_as_timestamps_keep_their_date() -> None:
-    planned = {"id": 201, "course_id": 101, "start_date": "2025-01-06T09:30:00.000Z", "end_date": None}
+@pytest.mark.parametrize("start_date", ["", "06-01-2025", "2025-01-06T09:30:00.000Z", None])
+def test_planned_course_dates_are_plain_strings_eduhook_does_not_read(start_date: str | None) -> None:
+    """The spec types them as strings "only needed for fixed planned courses"; any of them parses."""
+    planned = {"id": 201, "course_id": 101, "start_date": start_date, "end_date": ""}
     parsed = make(lambda request: json_reply(planned)).get_planned_course(201)
-    assert parsed.start_date is not None and parsed.start_date.isoformat() == "2025-01-06"
-    assert parsed.end_date is None
+    assert (parsed.id, parsed.course_id) == (201, 101)
 
 
 def test_find_reads_a_deleted_record_as_none_but_other_errors_still_raise() -> None:
@@ -336,3 +337,40 @@ def test_live_enrollments_leave_canceled_ones_out() -> None:
     assert live.id == 7001
     assert dict(seen[0].params) == {"student_id": "11", "planned_course_id": "201", "with_canceled": "false",
                                     "per_page": "100"}  # fmt: skip
+
+
+def test_an_order_number_is_any_json_number() -> None:
+    order = make(lambda request: json_reply({**ORDER, "number": 1024.5})).get_order(123)
+    assert order.student_ids == [11, 12]
+
+
+def test_send_attempt_times_are_kept_as_eduframe_writes_them() -> None:
+    attempt = {"status_code": 202, "response": "ok", "created_at": "2024-09-02 09:00:00 UTC"}
+    notification = {"id": "n1", "event_id": "e1", "status": "succeeded", "send_attempts": [attempt]}
+    [parsed] = make(lambda request: json_reply([notification])).list_webhook_notifications("w1")
+    assert parsed.send_attempts[0].created_at == "2024-09-02 09:00:00 UTC"
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"order_items": None}, "order_items null"),
+        ({"catalog_variant_id": None}, "catalog_variant_id null"),
+        ({"status": "archived"}, "status literal_error"),
+    ],
+)
+def test_an_acted_on_field_missing_or_null_names_the_field_and_the_order(
+    change: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(PartnerDataError) as caught:
+        make(lambda request: json_reply({**ORDER, **change})).get_order(123)
+    assert caught.value.message == f"get order 123: unexpected response shape ({problem})"
+
+
+def test_a_missing_field_in_a_list_names_the_item_and_its_id() -> None:
+    broken = {key: value for key, value in _enrollment(7).items() if key != "planned_course_id"}
+    with pytest.raises(PartnerDataError) as caught:
+        make(lambda request: json_reply([_enrollment(6), broken])).list_enrollments(student_id=11)
+    assert caught.value.message == (
+        "list /enrollments: item 2 (id 7): unexpected response shape (planned_course_id missing)"
+    )
