@@ -331,7 +331,9 @@ def test_live_enrollments_leave_canceled_ones_out() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request.url)
-        return json_reply([{"id": 7001, "student_id": 11, "planned_course_id": 201, "status": "active"}])
+        return json_reply(
+            [{"id": 7001, "student_id": 11, "planned_course_id": 201, "order_id": None, "status": "active"}]
+        )
 
     [live] = make(handler).list_enrollments(student_id=11, planned_course_id=201, with_canceled=False)
     assert live.id == 7001

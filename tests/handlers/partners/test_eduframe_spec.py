@@ -69,7 +69,9 @@ class Call:
 
 CALLS = [
     Call("get_order", "/orders/{id}", "get", "200", Order, lambda c: c.get_order(1)),
+    Call("find_order", "/orders/{id}", "get", "200", Order, lambda c: c.find_order(1)),
     Call("get_enrollment", "/enrollments/{id}", "get", "200", Enrollment, lambda c: c.get_enrollment(1)),
+    Call("find_enrollment", "/enrollments/{id}", "get", "200", Enrollment, lambda c: c.find_enrollment(1)),
     Call("list_enrollments", "/enrollments", "get", "200", Enrollment,
          lambda c: c.list_enrollments(student_id=1)),
     Call("get_user", "/users/{id}", "get", "200", User, lambda c: c.get_user(1)),
