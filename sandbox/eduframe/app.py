@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from sandbox.base import SandboxClock, SandboxCore, build_sandbox_app
 from sandbox.eduframe.api import fallback_route, resource_routes
@@ -15,6 +16,7 @@ from sandbox.eduframe.control import control_routes
 from sandbox.eduframe.delivery import Deliverer
 from sandbox.eduframe.hooks import webhook_routes
 from sandbox.eduframe.leads import write_routes
+from sandbox.eduframe.ratelimit import RateLimitMiddleware, rate_limit_routes
 from sandbox.eduframe.seed import demo_seed
 from sandbox.eduframe.state import EduframeState
 
@@ -51,7 +53,8 @@ def create_app(seed: dict[str, Any] | None = None, *, clock: SandboxClock | None
         routes,
         reset=reset,
         state=state.to_json,
-        extra_control=control_routes(state, deliverer),
+        extra_control=[*control_routes(state, deliverer), *rate_limit_routes(state, core.clock)],
+        extra_middleware=[Middleware(RateLimitMiddleware, state=state, clock=core.clock)],
         lifespan=lifespan,
     )
     app.state.eduframe = state
