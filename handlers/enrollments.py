@@ -19,8 +19,8 @@ ACTIVE = frozenset({"confirmed", "active"})
 def _route(svc: Services, planned_course_id: int, order_id: int | None) -> Route | None:
     product = None
     if order_id is not None and svc.routes_use_products:
-        order = svc.eduframe.get_order(order_id)
-        product = svc.offering_for_variant(order.catalog_variant_id).catalog_product_id
+        # The enrollment was just re-read; its order only says which product it was bought as.
+        product = svc.offering_for_variant(svc.variant_of_order(order_id)).catalog_product_id
     return svc.routes.match(svc.offering_for_planned_course(planned_course_id, product))
 
 

@@ -19,8 +19,7 @@ def order_approved(event: EventRecord, ctx: HandlerContext) -> HandlerResult:
     order = svc.eduframe.get_order(resource_id(event))  # event_data is a hint: Eduframe decides
     if order.status not in APPROVED:
         return HandlerResult.ignored(f"order {order.id} is {order.status}, not approved")
-    offering = svc.offering_for_variant(order.catalog_variant_id)
-    route = svc.routes.match(offering)
+    route = svc.routes.match(svc.offering_for_order(order))
     if route is None:
         return HandlerResult.ignored("no route")
     students = [item.student_id for item in order.order_items]
@@ -36,7 +35,7 @@ def order_withdrawn(event: EventRecord, ctx: HandlerContext) -> HandlerResult:
     order = svc.eduframe.get_order(resource_id(event))
     if order.status not in UNDONE:
         return HandlerResult.ignored(f"order {order.id} is {order.status}, not canceled or denied")
-    route = svc.routes.match(svc.offering_for_variant(order.catalog_variant_id))
+    route = svc.routes.match(svc.offering_for_order(order))
     if route is None:
         return HandlerResult.ignored("no route")
     undone = cancel(svc, event, route, [item.student_id for item in order.order_items])
