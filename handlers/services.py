@@ -56,7 +56,7 @@ class Services:
     # Eduframe reads ------------------------------------------------------------------------------
 
     def user(self, user_id: int) -> User:
-        """The Eduframe user, read at most once a minute by this process (``UserCache``)."""
+        """The Eduframe user, reused if this process read it within the user-cache time (60 s)."""
         return self.users.get(user_id, self.eduframe.get_user)
 
     def variant_of_order(self, order_id: int) -> int:
