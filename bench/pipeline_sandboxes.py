@@ -100,9 +100,10 @@ async def _send_json(send: Send, data: Any) -> None:
 def build_seed(students: int) -> tuple[dict[str, Any], list[tuple[int, int]]]:
     """Eduframe records: one routed course, ``students`` students each with one order and enrollment.
 
-    Returns the seed and ``(enrollment id, student id)`` pairs in enrollment id order.
+    Returns the seed and ``(enrollment id, student id)`` pairs in enrollment id order. Eduframe's
+    rate limit is off: this benchmark measures the pipeline's own throughput, not the partner's budget.
     """
-    seed = EduframeSeed()
+    seed = EduframeSeed(rate_limit=None)
     _, _, variant = seed.add_offering(code=COURSE_CODE, name="Pipeline benchmark course")
     for n in range(students):
         student = seed.add_user(

@@ -108,8 +108,12 @@ class Settings(BaseSettings):
     # Structured parts from the TOML file: [[routes]] and the Eduframe custom-field names.
     routes: list[dict[str, Any]] = []
     user_fields: dict[str, str] = {}
-    # Eduframe reads that rarely change (variants, planned courses, courses) are cached this long.
-    eduframe_cache_seconds: float = 300.0
+    # Eduframe reads that rarely change (variants, planned courses, courses, an order's variant) are
+    # cached in Redis for every worker this long, each loaded once; 0 reads them every time.
+    eduframe_cache_seconds: float = Field(300.0, ge=0)
+    # A user read this recently serves the same worker's other events of one purchase; 0 turns it
+    # off. Users are personal data, so this cache stays in the worker process, never in Redis.
+    eduframe_user_cache_seconds: float = Field(60.0, ge=0)
     # A worker holding a partner effect's claim longer than this is presumed dead.
     effect_lease_seconds: float = 120.0
 

@@ -98,7 +98,7 @@ class EnrollmentRun:
 
     def user(self, user_id: int) -> User:
         if user_id not in self._users:
-            self._users[user_id] = self.services.eduframe.get_user(user_id)
+            self._users[user_id] = self.services.user(user_id)
         return self._users[user_id]
 
     def run(self) -> EnrollmentOutcome:

@@ -35,8 +35,9 @@ def gone(enrollment_id: int) -> HandlerResult:
 def _route(svc: Services, planned_course_id: int, order_id: int | None) -> Route | None:
     product = None
     if order_id is not None and svc.routes_use_products:
-        order = svc.eduframe.find_order(order_id)
-        product = svc.offering_for_variant(order.catalog_variant_id).catalog_product_id if order else None
+        # The enrollment was just re-read; its order only says which product it was bought as.
+        variant_id = svc.variant_of_order(order_id)
+        product = svc.offering_for_variant(variant_id).catalog_product_id if variant_id else None
     return svc.routes.match(svc.offering_for_planned_course(planned_course_id, product))
 
 

@@ -34,7 +34,7 @@ def order_approved(event: EventRecord, ctx: HandlerContext) -> HandlerResult:
     if order.status not in APPROVED:
         return HandlerResult.ignored(f"order {order.id} is {order.status}, not approved")
     variant = svc.variant(order.catalog_variant_id)
-    route = svc.routes.match(svc.offering_of(variant))
+    route = svc.routes.match(svc.offering_for_order(order, variant))
     if route is None:
         return HandlerResult.ignored("no route")
     students = [item.student_id for item in order.order_items]
@@ -53,7 +53,7 @@ def order_withdrawn(event: EventRecord, ctx: HandlerContext) -> HandlerResult:
     if order.status not in UNDONE:
         return HandlerResult.ignored(f"order {order.id} is {order.status}, not canceled or denied")
     variant = svc.variant(order.catalog_variant_id)
-    route = svc.routes.match(svc.offering_of(variant))
+    route = svc.routes.match(svc.offering_for_order(order, variant))
     made = withdrawals.recorded(
         svc, event.educator, order.student_ids,
         lambda effect: withdrawals.made_for_order(effect, order.id), f"order {order.id}",

@@ -4,44 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from handlers.effects import EffectStore
 from handlers.partners.appsembler import AppsemblerClient
-from handlers.partners.eduframe import EduframeClient
-from handlers.partners.eduframe.models import CatalogVariant
+from handlers.partners.eduframe import CatalogVariant, Course, EduframeClient, Order, PlannedCourse, User
+from handlers.partners.eduframe.catalog_cache import CatalogCache, OrderVariant
+from handlers.partners.eduframe.user_cache import UserCache
 from handlers.partners.pennfoster import PennFosterClient
 from handlers.routes import CustomFieldNames, Offering, RouteTable
 
 if TYPE_CHECKING:
     from handlers.context import HandlerContext
-
-T = TypeVar("T")
-
-
-class TTLCache:
-    """A small thread-safe cache of Eduframe reads that rarely change (variants, courses)."""
-
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl
-        self.clock = clock
-        self._items: dict[tuple[str, int], tuple[float, Any]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, kind: str, key: int, load: Callable[[int], T]) -> T:
-        now = self.clock()
-        with self._lock:
-            hit = self._items.get((kind, key))
-        if hit is not None and hit[0] > now:
-            value: T = hit[1]
-            return value
-        loaded = load(key)
-        with self._lock:
-            self._items[(kind, key)] = (now + self.ttl, loaded)
-        return loaded
 
 
 @dataclass
@@ -54,7 +30,8 @@ class Services:
     routes: RouteTable
     user_fields: CustomFieldNames
     effects: EffectStore
-    catalog: TTLCache
+    catalog: CatalogCache
+    users: UserCache
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -76,10 +53,35 @@ class Services:
                 self._appsembler = self.appsembler_factory()
             return self._appsembler
 
+    # Eduframe reads ------------------------------------------------------------------------------
+
+    def user(self, user_id: int) -> User:
+        """The Eduframe user, reused if this process read it within the user-cache time (60 s)."""
+        return self.users.get(user_id, self.eduframe.get_user)
+
+    def variant_of_order(self, order_id: int) -> int | None:
+        """The catalog variant an order bought: cached, since an enrollment event only routes by it.
+        ``None`` when Eduframe no longer has the order (nothing is cached then)."""
+        try:
+            return self.catalog.get(OrderVariant, order_id, self._read_order_variant).catalog_variant_id
+        except _OrderGone:
+            return None
+
+    def _read_order_variant(self, order_id: int) -> OrderVariant:
+        order = self.eduframe.find_order(order_id)
+        if order is None:
+            raise _OrderGone(order_id)
+        return OrderVariant(id=order.id, catalog_variant_id=order.catalog_variant_id)
+
     # Offerings ---------------------------------------------------------------------------------
 
     def variant(self, variant_id: int) -> CatalogVariant:
-        return self.catalog.get("variant", variant_id, self.eduframe.get_catalog_variant)
+        return self.catalog.get(CatalogVariant, variant_id, self.eduframe.get_catalog_variant)
+
+    def offering_for_order(self, order: Order, variant: CatalogVariant) -> Offering:
+        """The offering of an order just re-read; its variant is cached for the order's enrollments."""
+        self.catalog.put(OrderVariant(id=order.id, catalog_variant_id=order.catalog_variant_id))
+        return self.offering_of(variant)
 
     def offering_for_variant(self, variant_id: int) -> Offering:
         """Catalog variant → planned course → course, each read cached."""
@@ -95,13 +97,17 @@ class Services:
         course = self._course_of_planned(planned_course_id)
         return Offering(course_id=course.id, course_code=course.code, catalog_product_id=catalog_product_id)
 
-    def _course_of_planned(self, planned_course_id: int) -> Any:
-        planned = self.catalog.get("planned_course", planned_course_id, self.eduframe.get_planned_course)
-        return self.catalog.get("course", planned.course_id, self.eduframe.get_course)
+    def _course_of_planned(self, planned_course_id: int) -> Course:
+        planned = self.catalog.get(PlannedCourse, planned_course_id, self.eduframe.get_planned_course)
+        return self.catalog.get(Course, planned.course_id, self.eduframe.get_course)
 
     @property
     def routes_use_products(self) -> bool:
         return any(route.catalog_product_id is not None for route in self.routes.routes)
+
+
+class _OrderGone(Exception):
+    """Eduframe answered 404 for the order: there is no variant to cache."""
 
 
 def services_for(ctx: HandlerContext) -> Services:
@@ -130,7 +136,8 @@ def services_for(ctx: HandlerContext) -> Services:
                 lease=dt.timedelta(seconds=settings.effect_lease_seconds),
                 clock=ctx.clock,
             ),
-            catalog=TTLCache(settings.eduframe_cache_seconds),
+            catalog=CatalogCache.from_settings(settings),
+            users=UserCache(settings.eduframe_user_cache_seconds),
         )
         ctx.services["partners"] = built
         return built

@@ -190,14 +190,20 @@ def build_sandbox_app(
     reset: Callable[[], None],
     state: Callable[[], Any],
     extra_control: Sequence[BaseRoute] = (),
+    extra_middleware: Sequence[Middleware] = (),
     lifespan: Any = None,
 ) -> Starlette:
-    """A Starlette app with the partner ``routes``, the shared control routes and middleware."""
+    """A Starlette app with the partner ``routes``, the shared control routes and middleware.
+
+    ``extra_middleware`` runs inside the recording and fault middleware: it sees the calls that
+    no injected fault answered.
+    """
     app = Starlette(
         routes=[*control_routes(core, reset, state), *extra_control, *routes],
         middleware=[
             Middleware(RecordMiddleware, core=core),
             Middleware(FaultMiddleware, plan=core.faults),
+            *extra_middleware,
         ],
         lifespan=lifespan,
     )

@@ -21,6 +21,7 @@ Seed (``create_app(seed)``; ``None`` serves ``EduframeSeed.demo()``, ``{}`` an e
 one with ``sandbox.eduframe.seed.EduframeSeed``)::
 
     {"api_token", "tenant_id", "educator", "retry_delays": [s, ...], "delivery_timeout": s,
+     "rate_limit": {"requests": 500, "per_seconds": 300} (the default; null serves without a limit),
      "courses", "planned_courses", "catalog_variants", "users", "orders", "enrollments", "leads": [
          records in the API's JSON shape; missing fields get schema-complete defaults, missing ids the
          next id of their kind; order_items may be plain student ids],
@@ -36,6 +37,12 @@ Control routes besides the shared ``/_sandbox`` ones (state, requests, faults, c
     POST /_sandbox/enrollments/{id}/transfer   {"planned_course_id"}: moves it, emits enrollment.updated
     DELETE /_sandbox/records/{kind}/{id}       removes a record (kind: orders, enrollments, …) and
                           emits ``<resource>.deleted`` carrying the record as it was
+    GET|POST /_sandbox/eduframe/rate-limit   the per-token window and its counts; POST
+                          ``{"requests": N, "per_seconds": S}`` or ``{"requests": null}`` sets it
+
+Rate limit: like Eduframe, every token may make ``requests`` calls per ``per_seconds`` (sliding
+window, on the sandbox clock); past that the API answers 429 with ``Retry-After`` (whole seconds)
+and Eduframe's error body ``{"errors": {}, "code": 429, "message": "Too Many Requests"}``.
 
 Webhook delivery POSTs ``{"tenant_id", "educator", "event", "event_data"}`` to every active webhook
 subscribed to the event, waits at most ``delivery_timeout`` (10 s) for a 2xx, and retries after each
@@ -53,15 +60,18 @@ from sandbox.eduframe.state import (
     DEFAULT_RETRY_DELAYS,
     DEFAULT_TENANT_ID,
 )
+from sandbox.eduframe.window import DEFAULT_LIMIT, Limit
 
 __all__ = [
     "DEFAULT_API_TOKEN",
     "DEFAULT_CUSTOM_FIELDS",
     "DEFAULT_DELIVERY_TIMEOUT",
     "DEFAULT_EDUCATOR",
+    "DEFAULT_LIMIT",
     "DEFAULT_RETRY_DELAYS",
     "DEFAULT_TENANT_ID",
     "EduframeSeed",
+    "Limit",
     "create_app",
     "demo_seed",
 ]

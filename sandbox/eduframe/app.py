@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from sandbox.base import SandboxClock, SandboxCore, build_sandbox_app
 from sandbox.eduframe.api import fallback_route, resource_routes
@@ -16,6 +17,7 @@ from sandbox.eduframe.delivery import Deliverer
 from sandbox.eduframe.enrollments import enrollment_routes
 from sandbox.eduframe.hooks import webhook_routes
 from sandbox.eduframe.leads import write_routes
+from sandbox.eduframe.ratelimit import RateLimitMiddleware, rate_limit_routes
 from sandbox.eduframe.seed import demo_seed
 from sandbox.eduframe.state import EduframeState
 
@@ -54,7 +56,12 @@ def create_app(seed: dict[str, Any] | None = None, *, clock: SandboxClock | None
         routes,
         reset=reset,
         state=state.to_json,
-        extra_control=[*control_routes(state, deliverer), *enrollment_controls],
+        extra_control=[
+            *control_routes(state, deliverer),
+            *enrollment_controls,
+            *rate_limit_routes(state, core.clock),
+        ],
+        extra_middleware=[Middleware(RateLimitMiddleware, state=state, clock=core.clock)],
         lifespan=lifespan,
     )
     app.state.eduframe = state

@@ -57,7 +57,7 @@ def enrollment_routes(
             body = await read_json(request)
             planned_course_id = int(body["planned_course_id"])
         except (ValueError, TypeError, KeyError):
-            return json_response({"error": "give {\"planned_course_id\": id}"}, 400)
+            return json_response({"error": 'give {"planned_course_id": id}'}, 400)
         if state.get("planned_courses", planned_course_id) is None:
             return not_found("PlannedCourse", planned_course_id)
         enrollment["planned_course_id"] = planned_course_id

@@ -19,6 +19,7 @@ from typing import Any
 
 from sandbox.eduframe.records import FIRST_IDS, complete
 from sandbox.eduframe.state import DEFAULT_API_TOKEN, DEFAULT_EDUCATOR, DEFAULT_TENANT_ID
+from sandbox.eduframe.window import DEFAULT_LIMIT, Limit
 
 # Where the seed puts phone, birth date and gender; eduhook reads them by configurable names.
 DEFAULT_CUSTOM_FIELDS = {"phone": "phone", "birth_date": "birth_date", "gender": "gender"}
@@ -36,8 +37,15 @@ class EduframeSeed:
         retry_delays: Sequence[float] | None = None,
         delivery_timeout: float | None = None,
         custom_fields: dict[str, str] | None = None,
+        rate_limit: Limit | None = DEFAULT_LIMIT,
     ) -> None:
-        self.config: dict[str, Any] = {"api_token": api_token, "tenant_id": tenant_id, "educator": educator}
+        """``rate_limit`` is Eduframe's per-token window (500 per 300 s); ``None`` serves without one."""
+        self.config: dict[str, Any] = {
+            "api_token": api_token,
+            "tenant_id": tenant_id,
+            "educator": educator,
+            "rate_limit": rate_limit.to_json() if rate_limit else None,
+        }
         if retry_delays is not None:
             self.config["retry_delays"] = list(retry_delays)
         if delivery_timeout is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sandbox.eduframe.records import FIRST_IDS, KINDS, complete, iso
+from sandbox.eduframe.window import Limit, RequestWindow
 
 DEFAULT_API_TOKEN = "eduframe-sandbox-token"
 DEFAULT_TENANT_ID = "6f1c2d3e-4a5b-4c6d-8e7f-90a1b2c3d4e5"
@@ -16,7 +17,7 @@ DEFAULT_RETRY_DELAYS = (10.0, 60.0, 300.0)
 DEFAULT_DELIVERY_TIMEOUT = 10.0
 
 NotificationStatus = Literal["pending", "retry", "succeeded", "failed"]
-CONFIG_KEYS = ("api_token", "tenant_id", "educator", "retry_delays", "delivery_timeout")
+CONFIG_KEYS = ("api_token", "tenant_id", "educator", "retry_delays", "delivery_timeout", "rate_limit")
 
 
 @dataclass
@@ -77,6 +78,7 @@ class EduframeState:
     catalog_product_ids: set[int] = field(default_factory=set)
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     notifications: dict[str, Notification] = field(default_factory=dict)
+    rate_limit: RequestWindow = field(default_factory=RequestWindow)
 
     def apply_seed(self, seed: dict[str, Any]) -> dict[str, int]:
         """Add or replace what ``seed`` holds; returns how many records of each kind it brought."""
@@ -93,6 +95,8 @@ class EduframeState:
             self.retry_delays = [float(delay) for delay in seed["retry_delays"]]
         if "delivery_timeout" in seed:
             self.delivery_timeout = float(seed["delivery_timeout"])
+        if "rate_limit" in seed:
+            self.rate_limit.configure(Limit.from_json(seed["rate_limit"]))
         counts: dict[str, int] = {}
         for kind in KINDS:
             for record in seed.get(kind, []):
@@ -133,6 +137,7 @@ class EduframeState:
             "educator": self.educator,
             "retry_delays": self.retry_delays,
             "delivery_timeout": self.delivery_timeout,
+            "rate_limit": self.rate_limit.limit.to_json() if self.rate_limit.limit else None,
             **{kind: list(self.records[kind].values()) for kind in KINDS},
             "catalog_product_ids": sorted(self.catalog_product_ids),
             "webhooks": list(self.webhooks.values()),

@@ -49,3 +49,15 @@ def test_missing_or_broken_config_file_is_a_clear_error(tmp_path: Path) -> None:
     broken.write_text("port = \n")
     with pytest.raises(ConfigFileError, match="not valid TOML"):
         Settings(config=broken)
+
+
+@pytest.mark.parametrize("name", ["EDUHOOK_EDUFRAME_CACHE_SECONDS", "EDUHOOK_EDUFRAME_USER_CACHE_SECONDS"])
+def test_eduframe_cache_times_default_and_refuse_negatives_naming_the_key(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    assert (Settings().eduframe_cache_seconds, Settings().eduframe_user_cache_seconds) == (300.0, 60.0)
+    monkeypatch.setenv(name, "0")
+    assert getattr(Settings(), name.removeprefix("EDUHOOK_").lower()) == 0.0
+    monkeypatch.setenv(name, "-1")
+    with pytest.raises(ValueError, match=name.removeprefix("EDUHOOK_").lower()):
+        Settings()

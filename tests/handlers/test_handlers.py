@@ -16,7 +16,6 @@ from handlers.enrollments import enrollment_deleted
 from handlers.errors import PermanentError
 from handlers.orders import order_approved, order_withdrawn
 from handlers.registry import HandlerResult
-from handlers.services import TTLCache
 from tests.handlers.conftest import LEARNERS, World
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
@@ -108,22 +107,6 @@ def test_catalog_reads_are_cached_for_the_configured_time(
     for order_id in (world.small_order_id, world.order_25_id):  # both for the same catalog variant
         assert order_approved(event("order.approved", id=order_id), ctx) == HandlerResult()
     assert catalog_reads(world) == reads
-
-
-def test_the_ttl_cache_loads_again_only_after_its_ttl() -> None:
-    now = [100.0]
-    loads: list[int] = []
-    cache = TTLCache(30, clock=lambda: now[0])
-
-    def load(key: int) -> str:
-        loads.append(key)
-        return f"value {key}"
-
-    assert [cache.get("variant", 7, load) for _ in range(3)] == ["value 7"] * 3
-    now[0] += 29.9
-    assert cache.get("variant", 7, load) == "value 7" and loads == [7]
-    now[0] += 0.2
-    assert cache.get("variant", 7, load) == "value 7" and loads == [7, 7]
 
 
 def test_one_learner_refused_by_appsembler_fails_only_that_learners_enrollment(

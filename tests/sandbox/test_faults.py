@@ -1,12 +1,17 @@
-"""The sandbox's random fault: a seeded share of matching calls fails, repeatably."""
+"""The sandbox's faults: a seeded share of matching calls fails, repeatably; an outage lasts until cleared."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
+import httpx
 import pytest
+from starlette.types import ASGIApp
 
+from sandbox import pennfoster
 from sandbox.faults import Fault, FaultPlan
+from sandbox.server import RunningServer
 
 LEARNERS = "/api/v4/b2b/learners"
 
@@ -49,3 +54,23 @@ def test_a_probability_outside_0_to_1_is_refused(probability: float) -> None:
 def test_the_rule_reads_back_with_its_probability_and_seed() -> None:
     fault = Fault.from_json({"kind": "status", "probability": 0.2, "seed": 7})
     assert (fault.to_json()["probability"], fault.to_json()["seed"]) == (0.2, 7)
+
+
+def test_a_fault_with_a_large_count_keeps_the_partner_down_until_cleared(
+    serve: Callable[[ASGIApp], RunningServer],
+) -> None:
+    """How a test takes Penn Foster down for as long as it likes: time does not end the outage."""
+    url = serve(pennfoster.create_app()).url
+    credentials = (pennfoster.DEFAULT_CLIENT_ID, pennfoster.DEFAULT_CLIENT_SECRET)
+    form = {"grant_type": "client_credentials", "api_key": pennfoster.DEFAULT_API_KEY}
+
+    def token_status() -> int:
+        return httpx.post(f"{url}/oauth/token", auth=credentials, data=form).status_code
+
+    outage = {"kind": "status", "status": 503, "count": 1_000_000_000}
+    httpx.post(f"{url}/_sandbox/faults", json=outage).raise_for_status()
+    down = [token_status() for _ in range(30)]
+    httpx.post(f"{url}/_sandbox/clock", json={"advance": 3600}).raise_for_status()
+    assert [*down, token_status()] == [503] * 31
+    httpx.delete(f"{url}/_sandbox/faults").raise_for_status()
+    assert token_status() == 200
