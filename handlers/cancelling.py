@@ -128,7 +128,7 @@ class CancellationRun:
             store=self.services.effects,
             problems=self.problems,
             identifier=lambda user_id: (
-                appsembler_account(self.services.eduframe.get_user(user_id), educator=self.educator).email
+                appsembler_account(self.services.user(user_id), educator=self.educator).email
             ),
             call=lambda people, courses: self.services.appsembler.bulk_unenroll(people, courses),
             record=lambda key, item: {"course": key.target},

@@ -32,7 +32,7 @@ def lead_created(event: EventRecord, ctx: HandlerContext) -> HandlerResult:
     if not targets:
         return HandlerResult.ignored("no route sends this lead's products to Penn Foster")
     # Penn Foster needs a birth date, which only the lead's linked Eduframe user can carry.
-    user = svc.eduframe.get_user(lead.user_id) if lead.user_id is not None else None
+    user = svc.user(lead.user_id) if lead.user_id is not None else None
     store = svc.effects
     keys = [EffectKey(PENNFOSTER, "lead", event.educator, f"lead-{lead.id}", program) for program in targets]
     claims = store.claim_waiting(keys, event_id=event.id)
