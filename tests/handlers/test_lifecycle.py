@@ -20,7 +20,7 @@ from eduhook.ledger import create_engine_for, upgrade
 from eduhook.settings import Settings
 from handlers.mapping import appsembler_username
 from tests.conftest import REPO_ROOT, TEST_TOKEN, settings_env
-from tests.handlers.conftest import BULK, CONFIG, COURSE_KEY, LEARNERS, PROGRAM, World
+from tests.handlers.conftest import BILLING, BULK, CONFIG, COURSE_KEY, LEARNERS, PROGRAM, World
 from tests.handlers.test_e2e import StartWorker, finished, webhook
 
 AUTH = {"Authorization": "Bearer eduframe-sandbox-token"}
@@ -55,7 +55,8 @@ def eduhook_settings(tmp_path: Path, database_url: str, redis_url: str, world: W
     })  # fmt: skip
     assert seeded.status_code == 200, seeded.text
     config = tmp_path / "eduhook.toml"
-    config.write_text(CONFIG.format(w=world, program=PROGRAM, course=COURSE_KEY) + PLUS_ROUTE)
+    routes = CONFIG.format(w=world, program=PROGRAM, billing=BILLING, course=COURSE_KEY)
+    config.write_text(routes + PLUS_ROUTE)
     settings = Settings(
         config=config, data_dir=tmp_path / "var", database_url=database_url, redis_url=redis_url,
         webhook_tokens=[TEST_TOKEN], educators=[], handler_modules=["handlers.builtin"],
@@ -146,7 +147,9 @@ def test_cancel_then_enroll_again_enrolls_once_more_and_old_events_do_nothing(
     assert (replayed.status, replayed.attempts) == ("succeeded", 2)
     assert partner_calls(world) == before
 
-    # The student enrolls again: generation 2, a re-enrollment of the learner Penn Foster has.
+    # Penn Foster's staff carry the cancellation out; then the student enrolls again: generation 2,
+    # a re-enrollment of the learner Penn Foster has.
+    assert httpx.post(world.pennfoster + "/_sandbox/pennfoster/execute-cancels").status_code == 200
     again_id = add_enrollment(world, student)
     again = webhook(receiver_url, "enrollment.created", id=again_id)
     assert finished(eduhook_settings, again)[0].status == "succeeded"
@@ -154,6 +157,11 @@ def test_cancel_then_enroll_again_enrolls_once_more_and_old_events_do_nothing(
     assert second_learner["learner_info"]["alternate_id"] == f"eduframe:acme:{student}"
     assert second_learner["addressbook_info"] == {"learner_id": int(at_pennfoster["learner_id"])}
     assert second_learner["transaction_guid"] != first_learner["transaction_guid"]
+    # One learner at Penn Foster, enrolled in the program a second time.
+    learners = httpx.get(world.pennfoster + "/_sandbox/state").json()["learners"]
+    [same] = [learner for learner in learners if learner["alternate_id"] == f"eduframe:acme:{student}"]
+    assert same["learner_id"] == at_pennfoster["learner_id"]
+    assert [e["program_id"] for e in same["enrollments"]].count(PROGRAM) == 2
     assert bulk_calls(world, "enroll")[-1] == [email]
     assert username in enrolled_at_appsembler(world, COURSE_KEY)
 
