@@ -90,7 +90,8 @@ class ScheduleLedger:
         recovered = Recovered()
         with self.engine.begin() as conn:
             for event_id, retry_base in conn.execute(query).all():
-                abandon_open_attempt(conn, event_id, older_than=older_than, now=now)
+                if not abandon_open_attempt(conn, event_id, older_than=older_than, now=now):
+                    continue  # another scheduler run closed it first: it queued the event
                 if lost_attempts(conn, event_id, after=retry_base) >= max_abandoned:
                     mark_lost_for_good(conn, event_id, max_abandoned, now)
                     recovered.dead.append(event_id)
