@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from eduhook.settings import ConfigFileError, Settings
 
@@ -49,3 +50,17 @@ def test_missing_or_broken_config_file_is_a_clear_error(tmp_path: Path) -> None:
     broken.write_text("port = \n")
     with pytest.raises(ConfigFileError, match="not valid TOML"):
         Settings(config=broken)
+
+
+def test_client_deadlines_from_the_file_and_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "eduhook.toml"
+    config.write_text("header_timeout = 2.5\nbody_timeout = 8\n")
+    monkeypatch.setenv("EDUHOOK_CONFIG", str(config))
+    monkeypatch.setenv("EDUHOOK_BODY_TIMEOUT", "6")
+    settings = Settings()
+    assert (settings.keep_alive_timeout, settings.header_timeout, settings.body_timeout) == (5.0, 2.5, 6.0)
+    config.write_text("keep_alive_timeout = -1\n")
+    with pytest.raises(ValidationError, match=r"keep_alive_timeout\n  Input should be greater than 0"):
+        Settings()
