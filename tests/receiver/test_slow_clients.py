@@ -17,13 +17,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from eduhook.embedded_redis import free_loopback_port
 from eduhook.settings import Settings
-from tests.conftest import TEST_TOKEN, eduhook_processes, settings_env, wait_until
-from tests.receiver.test_webhooks import envelope, ledger_for
+from tests.conftest import TEST_TOKEN, settings_env, wait_until
+from tests.receiver.test_webhooks import envelope
+from tests.support.receiver_process import ReceiverProcess, receiver_process
 
 KEEP_ALIVE, HEADER, BODY = 0.5, 1.0, 1.0
 # How late a deadline may fire on a busy 2-core machine and still count as on time.
@@ -36,60 +35,10 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'eduhook.db'}"
 
 
-@dataclass
-class Receiver:
-    port: int
-    log: Path
-    settings: Settings
-
-    def connect(self) -> socket.socket:
-        return socket.create_connection(("127.0.0.1", self.port), timeout=5)
-
-    def log_lines(self) -> list[str]:
-        return self.log.read_text(errors="replace").splitlines()
-
-    def recorded(self) -> int:
-        ledger = ledger_for(self.settings)
-        try:
-            return sum(ledger.count_by_status().values())
-        finally:
-            ledger.engine.dispose()
-
-    def answered(self, status: int) -> float:
-        """``eduhook_webhooks_total{status=...}`` from /metrics."""
-        text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
-        found = re.search(rf'^eduhook_webhooks_total{{status="{status}"}} (\S+)$', text, re.MULTILINE)
-        return float(found.group(1)) if found else 0.0
-
-    def quiesce(self) -> list[str]:
-        """Every log line so far, once a request sent now has been logged (the log is in order)."""
-        marker = f"/healthz?n={time.monotonic_ns()}"
-        assert httpx.get(f"http://127.0.0.1:{self.port}{marker}", timeout=5).status_code == 200
-        wait_until(lambda: any(marker in line for line in self.log_lines()), 10, what="the access log line")
-        lines = self.log_lines()
-        return lines[: next(i for i, line in enumerate(lines) if marker in line)]
-
-
 @pytest.fixture
-def receiver(eduhook_settings: Settings) -> Iterator[Receiver]:
-    port = free_loopback_port()
-    deadlines = {
-        "EDUHOOK_KEEP_ALIVE_TIMEOUT": str(KEEP_ALIVE),
-        "EDUHOOK_HEADER_TIMEOUT": str(HEADER),
-        "EDUHOOK_BODY_TIMEOUT": str(BODY),
-    }
-    with eduhook_processes(eduhook_settings, "serve", ["serve", "--port", str(port)]) as start:
-        start(**deadlines)
-        served = Receiver(port, eduhook_settings.data_dir / "serve-0.log", eduhook_settings)
-        wait_until(lambda: _healthy(port), 30, what="eduhook serve")
+def receiver(eduhook_settings: Settings) -> Iterator[ReceiverProcess]:
+    with receiver_process(eduhook_settings, keep_alive=KEEP_ALIVE, header=HEADER, body=BODY) as served:
         yield served
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def head(length: int, token: str = TEST_TOKEN) -> bytes:
@@ -127,7 +76,7 @@ def drip(sock: socket.socket, data: bytes, *, until: float, every: float = 0.1) 
     raise AssertionError("the server kept the connection open for 5 s")
 
 
-def test_a_body_sent_too_slowly_is_answered_408_at_the_body_deadline(receiver: Receiver) -> None:
+def test_a_body_sent_too_slowly_is_answered_408_at_the_body_deadline(receiver: ReceiverProcess) -> None:
     body = json.dumps(envelope()).encode()
     with receiver.connect() as sock:
         sock.sendall(head(len(body)) + body[:10])
@@ -144,7 +93,9 @@ def test_a_body_sent_too_slowly_is_answered_408_at_the_body_deadline(receiver: R
     assert receiver.answered(408) == 1
 
 
-def test_headers_sent_too_slowly_close_the_connection_at_the_header_deadline(receiver: Receiver) -> None:
+def test_headers_sent_too_slowly_close_the_connection_at_the_header_deadline(
+    receiver: ReceiverProcess,
+) -> None:
     with receiver.connect() as sock:
         sock.sendall(b"POST /webhooks/eduframe HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         outcome = drip(sock, b"X-Slow: " + b"a" * 100, until=0.6)
@@ -157,15 +108,15 @@ def test_headers_sent_too_slowly_close_the_connection_at_the_header_deadline(rec
     assert receiver.recorded() == 0
 
 
-def _nothing(receiver: Receiver, sock: socket.socket) -> bytes:
+def _nothing(receiver: ReceiverProcess, sock: socket.socket) -> bytes:
     return b""
 
 
-def _blank_lines(receiver: Receiver, sock: socket.socket) -> bytes:
+def _blank_lines(receiver: ReceiverProcess, sock: socket.socket) -> bytes:
     return b"\r\n" * 50  # begin no request, so they must not keep the connection open
 
 
-def _after_an_answer(receiver: Receiver, sock: socket.socket) -> bytes:
+def _after_an_answer(receiver: ReceiverProcess, sock: socket.socket) -> bytes:
     body = json.dumps(envelope()).encode()
     sock.sendall(head(len(body)) + body)
     answer = sock.makefile("rb")
@@ -177,7 +128,7 @@ def _after_an_answer(receiver: Receiver, sock: socket.socket) -> bytes:
 
 @pytest.mark.parametrize("before", [_nothing, _blank_lines, _after_an_answer])
 def test_an_idle_connection_is_closed_at_the_keep_alive_deadline(
-    receiver: Receiver, before: Callable[[Receiver, socket.socket], bytes]
+    receiver: ReceiverProcess, before: Callable[[ReceiverProcess, socket.socket], bytes]
 ) -> None:
     with receiver.connect() as sock:
         trickle = before(receiver, sock)
@@ -189,7 +140,7 @@ def test_an_idle_connection_is_closed_at_the_keep_alive_deadline(
 
 
 def test_a_client_that_disconnects_mid_body_is_one_info_line_and_nothing_recorded(
-    receiver: Receiver,
+    receiver: ReceiverProcess,
 ) -> None:
     body = json.dumps(envelope()).encode()
     sent_before_leaving = [0, 1, 10, len(body) // 2, len(body) - 1]
