@@ -1,16 +1,18 @@
 """``python -m bench.stalled``: normal webhooks while 500 stalled connections are held open, against none.
 
-    .venv/bin/python -m bench.stalled                  # 2 rounds, ~2 min
+    .venv/bin/python -m bench.stalled                  # 3 rounds, ~4 min
     .venv/bin/python -m bench.stalled --quick          # 1 round of 3 s runs, prints only
 
 One ``eduhook serve`` (SQLite ledger, embedded Redis, the shipped deadlines) is measured in
-rounds, each with a baseline phase and a stalled phase (the order alternates). Every phase runs
-wrk saturated and then the open-loop generator at a fixed rate. In the stalled phase,
-``python -m bench.stalled_clients`` holds ``--stalled`` connections open in its own process, half
-mid-headers and half mid-body, sending a byte a second and reconnecting whenever the receiver
-closes one. The receiver must stay up, keep its p99 under 50 ms, record nothing from a stalled
-client, and log no traceback. Every process is started here and stopped by PID under a hard
-time limit.
+rounds, each with a baseline phase and a stalled phase (the order alternates). Every phase reads
+the receiver's CPU with no webhooks flowing, then runs wrk saturated, then the open-loop
+generator at a fixed rate. In the stalled phase, ``python -m bench.stalled_clients`` holds
+``--stalled`` connections open in its own process, half mid-headers and half mid-body, sending a
+byte a second and reconnecting whenever the receiver closes one. They are first opened at random
+over ``--ramp`` seconds, so that the receiver's deadlines let go of a steady trickle of them, as
+of a steady attacker's; ``--ramp 1`` measures them all let go at once. The receiver must stay up,
+keep its p99 under 50 ms, record nothing from a stalled client, and log no traceback. Every
+process is started here and stopped by PID under a hard time limit.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from bench import phases
 from bench.harness import hard_limit, wait_for_quiet
 from bench.payloads import body_template
 from bench.pipeline_snapshot import code_state
-from bench.procs import REPO_ROOT, BenchError, Child, Children, base_env, machine_info
+from bench.procs import REPO_ROOT, BenchError, Child, Children, base_env, cpu_seconds, machine_info
 from bench.results import add_output_options, publish
 from bench.stalled_clients import Tally
 from bench.stalled_report import Hold, Phase, ReceiverLog, StalledReport, render
@@ -38,6 +40,7 @@ from bench.targets import RedisTarget, Server, redis_target, start_receiver
 from bench.wrkrun import INSTALL_HINT
 
 MAX_STALLED = 2000  # the machine's other users share its file descriptors and ports
+IDLE_WINDOW = 3.0  # seconds over which the receiver's CPU is read with no webhooks flowing
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -46,21 +49,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--stalled", type=int, default=500, help="connections held open (default 500)")
     parser.add_argument("--every", type=float, default=1.0, help="s between a stalled client's bytes (1)")
-    parser.add_argument("--rounds", type=int, default=2, help="baseline + stalled rounds (default 2)")
+    parser.add_argument("--ramp", type=float, default=10.0, help="s over which they are opened (10)")
+    parser.add_argument("--rounds", type=int, default=3, help="baseline + stalled rounds (default 3)")
     parser.add_argument("--duration", type=float, default=10.0, help="s of each wrk and open-loop run (10)")
     parser.add_argument("--rate", type=float, default=500.0, help="open-loop req/s (default 500)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     parser.add_argument("--timeout", type=float, default=400.0, help="hard limit for the run, s (400)")
     parser.add_argument("--quiet-wait", type=float, default=60.0, help="wait for a quiet machine, s (60)")
-    parser.add_argument("--quick", action="store_true", help="1 round of 3 s runs, 200 stalled; no write")
+    parser.add_argument("--quick", action="store_true", help="1 round of 3 s runs, 200 stalled; prints only")
     add_output_options(parser, REPO_ROOT / "bench" / "RESULTS.md", snapshot=False)
     args = parser.parse_args(argv)
     if args.quick:
-        args.rounds, args.duration, args.stalled, args.no_write = 1, 3.0, 200, True
+        args.rounds, args.duration, args.stalled, args.ramp, args.no_write = 1, 3.0, 200, 3.0, True
     if not 2 <= args.stalled <= MAX_STALLED:
         parser.error(f"--stalled must be between 2 and {MAX_STALLED}")
-    if args.rounds < 1 or args.duration <= 0 or args.every <= 0:
-        parser.error("--rounds, --duration and --every must be positive")
+    if args.rounds < 1 or min(args.duration, args.every, args.ramp) <= 0:
+        parser.error("--rounds, --duration, --every and --ramp must be positive")
     return args
 
 
@@ -107,9 +111,11 @@ class StalledRun:
                     self.measure_stalled(number)
 
     def measure(self, phase: Phase, holder: Child | None = None) -> tuple[float, float]:
-        """wrk, then the open loop; returns the wall-clock window they ran in."""
+        """The receiver's CPU with no webhooks, then wrk, then the open loop; returns the wall-clock
+        window they ran in."""
         assert self.server is not None
         a, start = self.args, time.time()
+        phase.idle_cpu.append(cpu_share(self.server.child.pid, IDLE_WINDOW))
         saturated = phases.saturate(
             self.server, self.redis, self.template, self.work, first_seq=self.next_seq(),
             connections=a.connections, threads=1, duration=a.duration,
@@ -133,18 +139,19 @@ class StalledRun:
         stats = self.work / f"stalled-{number}.json"
         command = [sys.executable, "-m", "bench.stalled_clients", "--port", str(self.server.port),
                    "--count", str(self.args.stalled), "--every", f"{self.args.every:g}",
+                   "--ramp", f"{self.args.ramp:g}",
                    "--stats", str(stats), "--duration", f"{self.args.timeout:.0f}"]  # fmt: skip
         output = self.work / f"stalled-{number}.log"
         holder = self.children.spawn("stalled clients", command, base_env(), output)
         try:
-            wait_held(holder, stats, self.args.stalled)
+            wait_held(holder, stats, self.args.stalled, timeout=self.args.ramp + 30)
             window = self.measure(self.stalled, holder)
         finally:
             holder.stop()
         self.stalled.holds.append(Hold(Tally.read(stats), window))
 
 
-def wait_held(holder: Child, stats: Path, count: int, timeout: float = 30.0) -> None:
+def wait_held(holder: Child, stats: Path, count: int, timeout: float) -> None:
     """Until the stalled clients hold ``count`` connections; fail with their log if they never do."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -154,6 +161,13 @@ def wait_held(holder: Child, stats: Path, count: int, timeout: float = 30.0) -> 
             return
         time.sleep(0.1)
     raise BenchError(f"the stalled clients did not hold {count} connections within {timeout:.0f} s")
+
+
+def cpu_share(pid: int, seconds: float) -> float:
+    """The share of one core that ``pid`` uses over the next ``seconds``."""
+    before = cpu_seconds(pid)
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - before) / seconds
 
 
 def rss_mib(pid: int) -> float:

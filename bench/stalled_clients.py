@@ -110,12 +110,21 @@ async def hold(kind: str, host: str, port: int, every: float, tally: Tally, firs
 
 
 async def hold_all(
-    host: str, port: int, *, count: int, every: float, tally: Tally, stop: asyncio.Event, stats: Path | None
+    host: str,
+    port: int,
+    *,
+    count: int,
+    every: float,
+    ramp: float,
+    tally: Tally,
+    stop: asyncio.Event,
+    stats: Path | None,
 ) -> None:
-    """``count`` stalled clients (half of each kind) until ``stop`` is set; ``stats`` is rewritten often."""
+    """``count`` stalled clients (half of each kind), opened at random over ``ramp`` seconds, until
+    ``stop`` is set; ``stats`` is rewritten every half second."""
     spread = random.Random(count)
     tasks = [
-        asyncio.create_task(hold(KINDS[n % 2], host, port, every, tally, spread.uniform(0, every)))
+        asyncio.create_task(hold(KINDS[n % 2], host, port, every, tally, spread.uniform(0, ramp)))
         for n in range(count)
     ]
     try:
@@ -140,8 +149,9 @@ async def _main(args: argparse.Namespace) -> None:
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.call_later(args.duration, stop.set)  # never outlive the benchmark that forgot us
     await hold_all(
-        args.host, args.port, count=args.count, every=args.every, tally=Tally(), stop=stop, stats=args.stats
-    )
+        args.host, args.port, count=args.count, every=args.every, ramp=args.ramp, tally=Tally(), stop=stop,
+        stats=args.stats,
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--count", type=int, default=500, help="connections held open (default 500)")
     parser.add_argument("--every", type=float, default=1.0, help="seconds between bytes (default 1)")
+    parser.add_argument("--ramp", type=float, default=10.0, help="open them over this many s (default 10)")
     parser.add_argument("--duration", type=float, default=600.0, help="stop after this long at most")
     parser.add_argument("--stats", type=Path, required=True, help="JSON file the tally is written to")
     args = parser.parse_args(argv)

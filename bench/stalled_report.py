@@ -36,6 +36,7 @@ class Phase:
     saturated: SaturatedRounds = field(default_factory=SaturatedRounds)
     holds: list[Hold] = field(default_factory=list)
     rss_mib: list[float] = field(default_factory=list)
+    idle_cpu: list[float] = field(default_factory=list)  # share of a core, no webhooks flowing
 
     @property
     def answered_202(self) -> int:
@@ -132,6 +133,7 @@ def _cells(phase: Phase, base: Phase) -> list[str]:
     rps, ratio = _throughput(phase, base)
     counts = [c for hold in phase.holds for c in hold.open_counts]
     return [
+        ", ".join(f"{x:.1%}" for x in phase.idle_cpu) or "-",
         rps,
         ratio,
         f"{s.total('non_2xx')} / {s.total('socket_errors')}" if s.rounds else "-",
@@ -147,6 +149,7 @@ def _cells(phase: Phase, base: Phase) -> list[str]:
 
 def _rows(args: dict[str, Any]) -> list[str]:
     return [
+        "Receiver CPU with no webhooks flowing, share of one core (each round)",
         f"Saturated throughput at {args['connections']} connections, req/s: median (each round)",
         "... relative to the baseline",
         "... non-2xx / socket errors, all rounds",
@@ -199,7 +202,8 @@ def _settings(report: StalledReport) -> dict[str, str]:
     deadlines = " / ".join(f"{fields[name].default:g}" for name in names)
     return {
         "stalled clients": f"{a['stalled']} (half mid-headers, half mid-body), each sending a byte every"
-        f" {a['every']:g} s and reconnecting at once when closed; `bench.stalled_clients`, its own process",
+        f" {a['every']:g} s and reconnecting at once when closed, first opened at random over"
+        f" {a['ramp']:g} s; `bench.stalled_clients`, in its own process",
         "receiver deadlines (keep-alive / header / body, s)": f"{deadlines} (the defaults)",
         "rounds": f"{a['rounds']}, each a baseline and a stalled phase (order alternating)",
         "each phase": f"wrk -t1 -c{a['connections']} for {a['duration']:g} s, then {a['rate']:.0f} req/s"

@@ -65,10 +65,11 @@ class DeadlineHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
-        # A pipelined request waiting here already has its headers; it starts now instead.
-        pipelined = bool(self.pipeline)
+        # A pipelined request waiting here already has its headers, and starts now; one that has
+        # begun but not finished its headers keeps its header deadline.
+        waiting = bool(self.pipeline) or self._deadline is not None
         super().on_response_complete()
-        if not pipelined and not self.transport.is_closing():
+        if not waiting and not self.transport.is_closing():
             self._set_deadline(self.timeouts.keep_alive, self._close_idle)
 
     def _set_deadline(self, seconds: float, expire: Callable[[], None]) -> None:

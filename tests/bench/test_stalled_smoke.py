@@ -25,7 +25,8 @@ def database_url(tmp_path: Path) -> str:
 
 def test_arguments_are_bounded_and_quick_is_small() -> None:
     quick = parse_args(["--quick"])
-    assert (quick.rounds, quick.duration, quick.stalled, quick.no_write) == (1, 3.0, 200, True)
+    assert (quick.rounds, quick.duration, quick.stalled, quick.ramp) == (1, 3.0, 200, 3.0)
+    assert quick.no_write
     assert parse_args([]).stalled == 500
     with pytest.raises(SystemExit):
         parse_args(["--stalled", "100000"])
@@ -35,7 +36,7 @@ def test_arguments_are_bounded_and_quick_is_small() -> None:
 async def _hold_for(port: int, seconds: float, stats: Path) -> Tally:
     tally, stop = Tally(), asyncio.Event()
     asyncio.get_running_loop().call_later(seconds, stop.set)
-    await hold_all("127.0.0.1", port, count=4, every=0.05, tally=tally, stop=stop, stats=stats)
+    await hold_all("127.0.0.1", port, count=4, every=0.05, ramp=0.05, tally=tally, stop=stop, stats=stats)
     return tally
 
 
@@ -79,7 +80,8 @@ def test_the_report_compares_the_phases_and_checks_every_target() -> None:
     stalled.holds.append(Hold(tally, (0.5, 5.0)))
     report = StalledReport(
         command="python -m bench.stalled", code="commit abc", when="now", machine={"cpu": "x"},
-        args={"stalled": 500, "every": 1.0, "rounds": 1, "duration": 10.0, "rate": 100.0, "connections": 64},
+        args={"stalled": 500, "every": 1.0, "ramp": 10.0, "rounds": 1, "duration": 10.0, "rate": 100.0,
+              "connections": 64},
         load_before=0.05, baseline=_phase("baseline", 0.002, 3500.0), stalled=stalled, warmup=None,
         receiver_alive=True, ledger_rows=65_230, receiver_log=ReceiverLog(500, 250, 250, 0, 0),
     )  # fmt: skip

@@ -108,6 +108,18 @@ def test_headers_sent_too_slowly_close_the_connection_at_the_header_deadline(
     assert receiver.recorded() == 0
 
 
+def test_a_request_begun_behind_another_keeps_its_header_deadline(receiver: ReceiverProcess) -> None:
+    body = json.dumps(envelope()).encode()
+    with receiver.connect() as sock:
+        sock.sendall(head(len(body)) + body + b"POST /webhooks/eduframe HTTP/1.1\r\n")
+        outcome = drip(sock, b"Host: 127.0.0.1", until=0.6)
+    assert outcome.received.startswith(b"HTTP/1.1 202 ")
+    # The first answer does not restart the second request's clock as an idle connection's.
+    assert HEADER * 0.9 <= outcome.closed_after < HEADER + SLACK
+    assert sum("did not finish its request headers" in line for line in receiver.quiesce()) == 1
+    assert receiver.recorded() == 1
+
+
 def _nothing(receiver: ReceiverProcess, sock: socket.socket) -> bytes:
     return b""
 
