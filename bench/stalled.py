@@ -102,7 +102,7 @@ class StalledRun:
                                       connections=self.args.connections, threads=1, duration=2.0)  # fmt: skip
         self.redis.clear()
         for number in range(self.args.rounds):
-            wait_for_quiet(min(self.args.quiet_wait, 30.0), tag="stalled")
+            wait_for_quiet(min(self.args.quiet_wait, 120.0), tag="stalled")
             for name in round_order(number):
                 log(f"round {number + 1}/{self.args.rounds}: {name}")
                 if name == "baseline":

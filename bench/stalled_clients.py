@@ -2,9 +2,9 @@
 
 Half stop mid-headers, half mid-body. Each sends one more byte every ``--every`` seconds; when the
 receiver closes it (or answers 408), a new one is opened at once, so the count stays where an
-attacker would keep it. bench.stalled runs this in a process of its own, so that its work does not
-delay the load generator, and reads the tally it writes to ``--stats`` (JSON) every half second,
-and a last time after SIGTERM.
+attacker would keep it. bench.stalled runs this in a process of its own, at a lower CPU priority,
+so that its work does not delay the load generator or the receiver, and reads the tally it writes
+to ``--stats`` (JSON) every half second, and a last time after SIGTERM.
 """
 
 from __future__ import annotations
@@ -163,7 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ramp", type=float, default=10.0, help="open them over this many s (default 10)")
     parser.add_argument("--duration", type=float, default=600.0, help="stop after this long at most")
     parser.add_argument("--stats", type=Path, required=True, help="JSON file the tally is written to")
+    parser.add_argument(
+        "--nice", type=int, default=10, help="CPU priority to drop to (default 10): on a small machine the"
+        " clients would otherwise take from the receiver CPU that a remote attacker spends on its own",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    os.nice(args.nice)
     try:
         import uvloop
     except ImportError:

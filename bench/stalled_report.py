@@ -203,7 +203,8 @@ def _settings(report: StalledReport) -> dict[str, str]:
     return {
         "stalled clients": f"{a['stalled']} (half mid-headers, half mid-body), each sending a byte every"
         f" {a['every']:g} s and reconnecting at once when closed, first opened at random over"
-        f" {a['ramp']:g} s; `bench.stalled_clients`, in its own process",
+        f" {a['ramp']:g} s; `bench.stalled_clients`, in its own process at nice 10 (an attacker's CPU is"
+        " its own)",
         "receiver deadlines (keep-alive / header / body, s)": f"{deadlines} (the defaults)",
         "rounds": f"{a['rounds']}, each a baseline and a stalled phase (order alternating)",
         "each phase": f"wrk -t1 -c{a['connections']} for {a['duration']:g} s, then {a['rate']:.0f} req/s"

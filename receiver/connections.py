@@ -1,6 +1,6 @@
 """uvicorn's HTTP protocol with the two deadlines it lacks: an idle connection's and a request's headers'.
 
-uvicorn (0.30 to 0.54) has ``timeout_keep_alive`` only. It is armed after a response, cancelled by
+uvicorn (0.54 at this writing) has ``timeout_keep_alive`` only. It is armed after a response, cancelled by
 any byte received, and never armed on a fresh connection, so a client that opens a connection and
 sends a byte now and then without finishing its headers holds it for ever (uvicorn issue #157
 proposed a ``--timeout-request-start`` that was never added). An ASGI middleware cannot help: the
