@@ -229,4 +229,17 @@ def render(report: StalledReport) -> str:
               " normal request during the open loop", ""]  # fmt: skip
     lines += ["### Settings and machine", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in {**_settings(report), **report.machine}.items()]
-    return "\n".join([*lines, "", END]) + "\n"
+    return "\n".join([*lines, "", METHOD, END]) + "\n"
+
+
+METHOD = """### How it is measured
+- The receiver is `eduhook serve --no-access-log` with the default deadlines, on SQLite with an embedded
+  Redis and `EDUHOOK_HANDLER_MODULES=bench.handlers`, so every normal webhook is recorded and queued before
+  its 202. Normal webhooks are the receiver benchmark's ~1.1 KB `order.approved` bodies, each unique.
+- A mid-headers client sends a request line, a `Host` header and `X-Stalled: `, then a space a second; the
+  receiver closes it 5 s after its first byte. A mid-body client sends complete headers announcing 1,090
+  bytes, then a space a second; the receiver answers 408 10 s after the headers. Both reconnect at once.
+- "Open while measuring" is sampled every 0.5 s by the stalled clients during the wrk and open-loop runs.
+- Throughput: `wrk -t1 -c64`; latency: the open-loop generator of the receiver benchmark, from each
+  request's due time. Ledger rows are compared with the 202s counted; wrk's requests in flight when it
+  stops are recorded without being counted, hence the margin."""
