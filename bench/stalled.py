@@ -102,12 +102,16 @@ class StalledRun:
                                       connections=self.args.connections, threads=1, duration=2.0)  # fmt: skip
         self.redis.clear()
         for number in range(self.args.rounds):
-            wait_for_quiet(min(self.args.quiet_wait, 120.0), tag="stalled")
             for name in round_order(number):
+                # Before each phase (and before the stalled clients start): a phase lasts long enough
+                # for the machine's other users to come and go.
+                load = wait_for_quiet(min(self.args.quiet_wait, 120.0), tag="stalled")
                 log(f"round {number + 1}/{self.args.rounds}: {name}")
                 if name == "baseline":
+                    self.baseline.loads_before.append(load)
                     self.measure(self.baseline)
                 else:
+                    self.stalled.loads_before.append(load)
                     self.measure_stalled(number)
 
     def measure(self, phase: Phase, holder: Child | None = None) -> tuple[float, float]:

@@ -37,6 +37,7 @@ class Phase:
     holds: list[Hold] = field(default_factory=list)
     rss_mib: list[float] = field(default_factory=list)
     idle_cpu: list[float] = field(default_factory=list)  # share of a core, no webhooks flowing
+    loads_before: list[float] = field(default_factory=list)  # the machine's other work, before each round's
 
     @property
     def answered_202(self) -> int:
@@ -144,6 +145,7 @@ def _cells(phase: Phase, base: Phase) -> list[str]:
         f"{r.cpu_us('server'):.0f}" if r.runs else "-",
         ", ".join(f"{x:.0f}" for x in phase.rss_mib) or "-",
         f"{min(counts)} / {statistics.median(counts):.0f}" if counts else "-",
+        ", ".join(f"{x:.0%}" for x in phase.loads_before) or "-",
     ]
 
 
@@ -160,6 +162,7 @@ def _rows(args: dict[str, Any]) -> list[str]:
         f"Server CPU per request at {args['rate']:.0f} req/s (µs)",
         "Receiver RSS after each round's phase, MiB",
         "Stalled connections open while measuring: min / median",
+        "Machine busy with other work just before each round's phase",
     ]
 
 
