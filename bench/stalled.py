@@ -54,8 +54,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="s of each wrk and open-loop run (10)")
     parser.add_argument("--rate", type=float, default=500.0, help="open-loop req/s (default 500)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
-    parser.add_argument("--timeout", type=float, default=400.0, help="hard limit for the run, s (400)")
-    parser.add_argument("--quiet-wait", type=float, default=60.0, help="wait for a quiet machine, s (60)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="hard limit, waits included, s (900)")
+    parser.add_argument(
+        "--quiet-wait", type=float, default=60.0, help="wait up to this long for a quiet machine, s (60),"
+        " at the start and before each phase",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="1 round of 3 s runs, 200 stalled; prints only")
     add_output_options(parser, REPO_ROOT / "bench" / "RESULTS.md", snapshot=False)
     args = parser.parse_args(argv)
@@ -105,7 +108,7 @@ class StalledRun:
             for name in round_order(number):
                 # Before each phase (and before the stalled clients start): a phase lasts long enough
                 # for the machine's other users to come and go.
-                load = wait_for_quiet(min(self.args.quiet_wait, 120.0), tag="stalled")
+                load = wait_for_quiet(min(self.args.quiet_wait, 60.0), tag="stalled")
                 log(f"round {number + 1}/{self.args.rounds}: {name}")
                 if name == "baseline":
                     self.baseline.loads_before.append(load)
