@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     # A webhook not recorded this many seconds after it arrived is answered 503 (Eduframe waits 10 s).
     receiver_deadline: float = Field(8.0, gt=0, le=8)
+    # Slow and vanishing clients, in seconds (receiver/connections.py, receiver/body.py). A webhook
+    # is ~1 KB and Eduframe gives up after 10 s, so a client slower than these is broken or hostile.
+    keep_alive_timeout: float = Field(5.0, gt=0)  # an idle connection (no request begun) is closed
+    header_timeout: float = Field(5.0, gt=0)  # from a request's first byte to the end of its headers
+    body_timeout: float = Field(10.0, gt=0)  # from the end of the headers to the end of the body: 408
     log_level: str = "info"
     # Celery: a message not acknowledged within the visibility timeout is handed out again,
     # so it must exceed the task's hard time limit.

@@ -48,6 +48,7 @@ def create_app(
         tokens=settings.token_values(),
         educators=frozenset(settings.educators),
         max_body_bytes=settings.max_body_bytes,
+        body_timeout=settings.body_timeout,
         handlers=registry if registry is not None else load_registry(settings.handler_modules),
         clock=clock,
         metrics=metrics,

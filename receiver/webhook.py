@@ -19,6 +19,7 @@ from eduhook.ledger import NewEvent
 from eduhook.ledger.schema import IGNORED, RECEIVED
 from handlers.registry import HandlerRegistry
 from receiver.auth import TooManyTokens, presented_token, token_accepted
+from receiver.body import BodyTooLarge, BodyTooSlow, ClientGone, read_body
 from receiver.envelope import EnvelopeError, parse_envelope
 from receiver.intake import EventRefused, Intake, LedgerUnavailable
 
@@ -31,25 +32,6 @@ def json_response(data: object, status: int, headers: dict[str, str] | None = No
     return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The body, refusing to read past ``limit`` bytes (declared or streamed)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 @dataclass
 class WebhookEndpoint:
     """Everything the request path needs, prepared once when the app is built."""
@@ -57,6 +39,7 @@ class WebhookEndpoint:
     tokens: Sequence[bytes]
     educators: frozenset[str]
     max_body_bytes: int
+    body_timeout: float
     handlers: HandlerRegistry
     clock: Callable[[], dt.datetime]
     metrics: CollectorRegistry
@@ -81,9 +64,14 @@ class WebhookEndpoint:
     async def answer(self, request: Request) -> Answer:
         started = asyncio.get_running_loop().time()
         try:
-            raw = await read_limited(request, self.max_body_bytes)
+            raw = await read_body(request, limit=self.max_body_bytes, within=self.body_timeout)
         except BodyTooLarge:
             return 413, {"error": f"body larger than {self.max_body_bytes} bytes"}, None
+        except BodyTooSlow:
+            slow = f"body not received within {self.body_timeout:g} s"
+            return 408, {"error": slow}, {"Connection": "close"}
+        except ClientGone:  # nginx's "client closed request": counted, never sent
+            return 499, {"error": "client disconnected"}, None
         try:
             token = presented_token(request)
         except TooManyTokens:

@@ -40,6 +40,7 @@ def serve(obj: Context, host: str | None, port: int | None, access_log: bool) ->
 
     from eduhook.cli.checks import require_valid_configuration
     from receiver.app import create_app
+    from receiver.connections import http_protocol
     from receiver.logging import install_token_redaction
 
     require_valid_configuration("serve", needs_webhook_tokens=True)
@@ -54,6 +55,8 @@ def serve(obj: Context, host: str | None, port: int | None, access_log: bool) ->
             port=port or settings.port,
             log_level=settings.log_level,
             access_log=access_log,
+            # Slow clients: idle and header deadlines here, the body's in the app (receiver/body.py).
+            http=http_protocol(keep_alive=settings.keep_alive_timeout, header=settings.header_timeout),
             server_header=False,
             timeout_graceful_shutdown=10,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from eduhook.settings import ConfigFileError, Settings
 
@@ -60,4 +61,18 @@ def test_eduframe_cache_times_default_and_refuse_negatives_naming_the_key(
     assert getattr(Settings(), name.removeprefix("EDUHOOK_").lower()) == 0.0
     monkeypatch.setenv(name, "-1")
     with pytest.raises(ValueError, match=name.removeprefix("EDUHOOK_").lower()):
+        Settings()
+
+
+def test_client_deadlines_from_the_file_and_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "eduhook.toml"
+    config.write_text("header_timeout = 2.5\nbody_timeout = 8\n")
+    monkeypatch.setenv("EDUHOOK_CONFIG", str(config))
+    monkeypatch.setenv("EDUHOOK_BODY_TIMEOUT", "6")
+    settings = Settings()
+    assert (settings.keep_alive_timeout, settings.header_timeout, settings.body_timeout) == (5.0, 2.5, 6.0)
+    config.write_text("keep_alive_timeout = -1\n")
+    with pytest.raises(ValidationError, match=r"keep_alive_timeout\n  Input should be greater than 0"):
         Settings()
