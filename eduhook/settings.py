@@ -43,6 +43,15 @@ class RetryOverride(BaseModel):
     jitter: Jitter | None = None
 
 
+class StudyAbroad101Program(BaseModel):
+    """``[[studyabroad101.programs]]``: the Eduframe catalog product of one program's leads."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    program_id: int
+    catalog_product_id: int
+
+
 def _partner_env(name: str, default: Any = None) -> Any:
     """Accept ``EDUHOOK_<NAME>`` and the bare partner name (``EDUFRAME_API_URL``)."""
     return Field(default, validation_alias=AliasChoices(f"EDUHOOK_{name}", name, name.lower()))
@@ -109,6 +118,11 @@ class Settings(BaseSettings):
     studyabroad101_api_url: str = _partner_env("STUDYABROAD101_API_URL", "https://www.studyabroad101.com")
     studyabroad101_api_user: str | None = _partner_env("STUDYABROAD101_API_USER")
     studyabroad101_api_key: SecretStr | None = _partner_env("STUDYABROAD101_API_KEY")
+    # The lead poller (sources/studyabroad101.py): how often beat runs it, and what a lead for a
+    # program without a catalog product becomes (an Eduframe lead without a product, or ignored).
+    studyabroad101_poll_interval: float = Field(300.0, gt=0)
+    studyabroad101_programs: list[StudyAbroad101Program] = []
+    studyabroad101_unmapped: Literal["create", "ignore"] = "create"
 
     # Structured parts from the TOML file: [[routes]] and the Eduframe custom-field names.
     routes: list[dict[str, Any]] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import enrollments, leads, orders
+from handlers import enrollments, leads, orders, studyabroad101_leads
 from handlers.registry import HandlerRegistry
 
 
@@ -10,3 +10,4 @@ def register(registry: HandlerRegistry) -> None:
     orders.register(registry)
     enrollments.register(registry)
     leads.register(registry)
+    studyabroad101_leads.register(registry)

@@ -16,10 +16,13 @@ from eduhook.ledger import EventLedger, create_engine_for
 from eduhook.settings import Settings
 from handlers.context import HandlerContext, utc_now
 from handlers.registry import load_registry
+from sources.studyabroad101 import ScheduledPoll, build_lead_poller
 from workers.messages import DEFAULT_QUEUE, PROCESS_EVENT, push_process_events
 from workers.processor import EventProcessor
 from workers.retry import RetryPolicy
 from workers.schedule import SCHEDULE, SCHEDULE_QUEUE, Scheduler
+
+POLL_STUDYABROAD101 = "eduhook.poll_studyabroad101"
 
 log = logging.getLogger("eduhook.worker")
 
@@ -34,6 +37,7 @@ class _PerProcess:
         self._pid: int | None = None
         self._processor: EventProcessor | None = None
         self._scheduler: Scheduler | None = None
+        self._lead_poll: ScheduledPoll | None = None
 
     def _build(self) -> None:
         settings = self.settings
@@ -57,6 +61,7 @@ class _PerProcess:
             push_process_events(broker, event_ids, queue=self.queue)
 
         self._scheduler = Scheduler.from_settings(settings, ledger, publish, utc_now)
+        self._lead_poll = ScheduledPoll(lambda: build_lead_poller(settings, ledger, publish, clock=utc_now))
         self._pid = os.getpid()
 
     def processor(self) -> EventProcessor:
@@ -64,6 +69,12 @@ class _PerProcess:
             self._build()
         assert self._processor is not None
         return self._processor
+
+    def lead_poll(self) -> ScheduledPoll:
+        if self._lead_poll is None or self._pid != os.getpid():
+            self._build()
+        assert self._lead_poll is not None
+        return self._lead_poll
 
     def scheduler(self) -> Scheduler:
         if self._scheduler is None or self._pid != os.getpid():
@@ -80,7 +91,7 @@ def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QU
     interval = settings.scheduler_interval
     app.conf.update(
         task_default_queue=queue,
-        task_routes={SCHEDULE: {"queue": SCHEDULE_QUEUE}},
+        task_routes={SCHEDULE: {"queue": SCHEDULE_QUEUE}, POLL_STUDYABROAD101: {"queue": SCHEDULE_QUEUE}},
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -99,7 +110,8 @@ def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QU
         worker_hijack_root_logger=False,
         # A run nobody picked up within one interval is stale: the next one does the same work.
         beat_schedule={
-            "schedule": {"task": SCHEDULE, "schedule": interval, "options": {"expires": interval}}
+            "schedule": {"task": SCHEDULE, "schedule": interval, "options": {"expires": interval}},
+            **_source_schedule(settings),
         },
         beat_max_loop_interval=min(5.0, interval),
     )
@@ -122,8 +134,22 @@ def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QU
         """Queue due retries and recover events a crash or a broker outage left behind."""
         return processors.scheduler().run().queued
 
+    @app.task(name=POLL_STUDYABROAD101)
+    def poll_studyabroad101() -> int:
+        """Record new StudyAbroad101 leads as events (sources/studyabroad101.py)."""
+        report = processors.lead_poll().run()
+        return report.new if report is not None else 0
+
     app.eduhook_processors = processors  # type: ignore[attr-defined]
     return app
+
+
+def _source_schedule(settings: Settings) -> dict[str, dict[str, object]]:
+    """The pollers' beat entries: StudyAbroad101's when a provider user is configured."""
+    if not settings.studyabroad101_api_user:
+        return {}
+    every = settings.studyabroad101_poll_interval
+    return {"studyabroad101": {"task": POLL_STUDYABROAD101, "schedule": every, "options": {"expires": every}}}
 
 
 def worker_queues(queue: str = DEFAULT_QUEUE) -> str:

@@ -13,6 +13,7 @@ from eduhook.cli.events import events
 from eduhook.cli.processes import beat, dev, flower, serve, worker
 from eduhook.cli.replay import audit, replay
 from eduhook.cli.routes import routes
+from eduhook.cli.sync import sync
 from eduhook.ledger.database import private_folder
 from eduhook.settings import ConfigFileError, Settings, load_settings
 
@@ -75,7 +76,7 @@ def db_upgrade(obj: Context) -> None:
     click.echo(f"ledger schema at version {after}" + (f" (was {before})" if before != after else ""))
 
 
-for command in (serve, worker, beat, dev, flower, events, dlq, replay, audit, routes):
+for command in (serve, worker, beat, dev, flower, events, dlq, replay, audit, routes, sync):
     cli.add_command(command)
 
 

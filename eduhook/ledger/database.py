@@ -239,12 +239,18 @@ def _rebuild_sqlite_effects(conn: Connection, present: set[str]) -> None:
     conn.execute(sa.text("DROP TABLE effects_before_v4"))
 
 
+def _v5_cursors(conn: Connection) -> None:
+    """Polling sources keep their read position in the ledger, beside the events they record."""
+    schema.metadata.create_all(conn, tables=[schema.cursors])
+
+
 # Each step runs once, in order, in its own transaction; append new steps, never edit old ones.
 MIGRATIONS: Sequence[Callable[[Connection], None]] = (
     _v1_initial,
     _v2_failure_handling,
     _v3_tenant_in_dedup_key,
     _v4_effect_generations,
+    _v5_cursors,
 )
 
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from eduhook.ledger import schema
+from eduhook.ledger.cursors import Cursor
 from eduhook.ledger.fastpath import FastPath
 from eduhook.ledger.filters import EventFilter
 from eduhook.ledger.lost import abandon_open_attempt, lost_attempts, mark_lost_for_good
@@ -30,6 +31,7 @@ class NewEvent:
     status: str
     status_reason: str | None
     received_at: dt.datetime
+    source: str = "eduframe"  # the receiver's; each poller in ``sources/`` has its own
 
     def __repr__(self) -> str:  # the payload carries personal data
         return f"NewEvent(id={self.id!r}, type={self.event_type!r}, educator={self.educator!r})"
@@ -146,22 +148,37 @@ class EventLedger:
     # Receiver side ---------------------------------------------------------------------------
 
     def insert_batch(
-        self, batch: Sequence[NewEvent], *, mark_queued: Sequence[str] = (), now: dt.datetime | None = None
+        self,
+        batch: Sequence[NewEvent],
+        *,
+        mark_queued: Sequence[str] = (),
+        now: dt.datetime | None = None,
+        cursor: Cursor | None = None,
     ) -> list[StoredEvent]:
         """Insert events in one transaction; a known dedup key yields the original event instead.
 
         ``mark_queued``: ids of earlier events now on the broker, marked in the same transaction.
+        ``cursor``: a polling source's new position, written with its events or not at all.
         """
+        if cursor is not None:
+            stored = self._fast.insert_batch(batch, mark_queued=mark_queued, now=now, cursor=cursor)
+            return [_stored(e, stored) for e in batch]
         if not batch:
             if mark_queued and now is not None:
                 self.mark_queued(mark_queued, now)
             return []
         stored = self._fast.insert_batch(batch, mark_queued=mark_queued, now=now)
-        results = []
-        for e in batch:
-            event_id, status = stored[e.dedup_key]
-            results.append(StoredEvent(id=event_id, status=status, duplicate=event_id != e.id))
-        return results
+        return [_stored(e, stored) for e in batch]
+
+    def known_dedup_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` the ledger already holds: what a dry run reports as already known."""
+        t = schema.events
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                found.update(conn.execute(sa.select(t.c.dedup_key).where(t.c.dedup_key.in_(chunk))).scalars())
+        return found
 
     def mark_queued(self, event_ids: Sequence[str], now: dt.datetime) -> int:
         """``received`` → ``queued`` once the broker holds the message; later states are left alone."""
@@ -309,6 +326,11 @@ class EventLedger:
         query = sa.select(t.c.status, sa.func.count()).group_by(t.c.status)
         with self.engine.connect() as conn:
             return {status: int(n) for status, n in conn.execute(query)}
+
+
+def _stored(event: NewEvent, stored: dict[str, tuple[str, str]]) -> StoredEvent:
+    event_id, status = stored[event.dedup_key]
+    return StoredEvent(id=event_id, status=status, duplicate=event_id != event.id)
 
 
 def _event(row: dict[str, Any]) -> EventRecord:

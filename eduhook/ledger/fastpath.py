@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
+from eduhook.ledger.cursors import Cursor, upsert_params, upsert_sql
 from eduhook.ledger.schema import QUEUED, RECEIVED
 
 if TYPE_CHECKING:
     from eduhook.ledger.events import NewEvent
 
 _COLUMNS = (
-    "id, educator, tenant_id, event_type, dedup_key, payload, status, status_reason, attempts,"
+    "id, source, educator, tenant_id, event_type, dedup_key, payload, status, status_reason, attempts,"
     " received_at, updated_at"
 )
 
@@ -36,9 +37,10 @@ class FastPath:
         self.sqlite = engine.dialect.name == "sqlite"
         self._mark = "?" if self.sqlite else "%s"
         self._insert = (
-            f"INSERT INTO events ({_COLUMNS}) VALUES ({self._marks(11)})"  # noqa: S608
+            f"INSERT INTO events ({_COLUMNS}) VALUES ({self._marks(12)})"  # noqa: S608
             " ON CONFLICT (dedup_key) DO NOTHING"
         )
+        self._upsert_cursor = upsert_sql(self._mark)
         # Each thread keeps its connection between batches: a pool checkout (with its liveness
         # ping on PostgreSQL) per batch cost more than the insert. A failed one is discarded.
         self._local = threading.local()
@@ -69,28 +71,39 @@ class FastPath:
         return value
 
     def insert_batch(
-        self, batch: Sequence[NewEvent], *, mark_queued: Sequence[str] = (), now: dt.datetime | None = None
+        self,
+        batch: Sequence[NewEvent],
+        *,
+        mark_queued: Sequence[str] = (),
+        now: dt.datetime | None = None,
+        cursor: Cursor | None = None,
     ) -> dict[str, tuple[str, str]]:
         """Insert, skipping known dedup keys, and return ``dedup_key → (id, status)`` as stored.
 
         ``mark_queued`` ids (events of earlier batches now on the broker) are updated in the same
-        transaction, which saves a commit (an fsync) per batch.
+        transaction, which saves a commit (an fsync) per batch; so is a polling source's ``cursor``,
+        which must move only if its events are recorded.
         """
         rows = [
             (
-                e.id, e.educator, e.tenant_id, e.event_type, e.dedup_key, e.payload, e.status,
+                e.id, e.source, e.educator, e.tenant_id, e.event_type, e.dedup_key, e.payload, e.status,
                 e.status_reason, 0, self._time(e.received_at), self._time(e.received_at),
             )
             for e in batch
         ]  # fmt: skip
         keys = list({e.dedup_key for e in batch})
         select = f"SELECT dedup_key, id, status FROM events WHERE dedup_key IN ({self._marks(len(keys))})"  # noqa: S608
-        with self._transaction() as cursor:
+        with self._transaction() as sql:
             if mark_queued:
-                self._update_queued(cursor, mark_queued, now or dt.datetime.now(dt.UTC))
-            cursor.executemany(self._insert, rows)
-            cursor.execute(select, keys)
-            return {key: (event_id, status) for key, event_id, status in cursor.fetchall()}
+                self._update_queued(sql, mark_queued, now or _utc_now())
+            if rows:
+                sql.executemany(self._insert, rows)
+            if cursor is not None:
+                sql.execute(self._upsert_cursor, [*upsert_params(cursor), self._time(now or _utc_now())])
+            if not keys:
+                return {}
+            sql.execute(select, keys)
+            return {key: (event_id, status) for key, event_id, status in sql.fetchall()}
 
     def mark_queued(self, event_ids: Sequence[str], now: dt.datetime) -> int:
         with self._transaction() as cursor:
@@ -106,3 +119,7 @@ class FastPath:
         )
         cursor.execute(update, [QUEUED, self._time(now), RECEIVED, *event_ids])
         return int(cursor.rowcount)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

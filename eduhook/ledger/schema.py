@@ -142,6 +142,18 @@ replays = sa.Table(
     sa.Index("ix_replays_created_at", "created_at"),
 )
 
+# Where each polling source (``sources/``) has read up to: a position it moves forward only, the
+# ids already read at that position, and its consecutive failures of one kind (clock skew).
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("position", sa.String(64), nullable=False),  # ISO date or timestamp: sorts as it reads
+    sa.Column("seen", sa.Text, nullable=False),  # JSON array of the ids read at ``position``
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
 schema_version = sa.Table(
     "schema_version",
     metadata,

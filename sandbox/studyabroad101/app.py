@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from sandbox.base import SandboxClock, SandboxCore, build_sandbox_app, json_response, read_json
 from sandbox.studyabroad101.auth import check_request
-from sandbox.studyabroad101.seed import default_seed
+from sandbox.studyabroad101.seed import default_seed, spread_leads
 from sandbox.studyabroad101.state import StudyAbroad101State, record_day
 
 DEFAULT_LIMIT = 20
@@ -119,6 +119,26 @@ def create_app(seed: dict[str, Any] | None = None, *, clock: SandboxClock | None
             return json_response({"error": str(exc)}, 400)
         return json_response(state().counts())
 
+    async def add_leads(request: Request) -> Response:
+        """``{"count": 250, "days": 5, "first_day": "2026-11-01", "program_ids": [7]}``: new leads with
+        ids after the highest one held, spread over the days (first_day defaults to today)."""
+        try:
+            data = await read_json(request)
+            if not isinstance(data, dict):
+                raise ValueError("expected an object with count, and optionally days, first_day, program_ids")
+            first = data.get("first_day")
+            leads = spread_leads(
+                int(data["count"]),
+                days=int(data.get("days", 1)),
+                first_day=date.fromisoformat(first) if first else date.fromtimestamp(core.clock()),
+                start_id=max(state().leads, default=0) + 1,
+                program_ids=[int(p) for p in data.get("program_ids", [1])] or [1],
+            )
+            state().load({"leads": leads})
+        except (KeyError, TypeError, ValueError) as exc:
+            return json_response({"error": f"cannot add leads: {exc}"}, 400)
+        return json_response({"added": [lead["id"] for lead in leads], **state().counts()})
+
     def reset() -> None:
         holder["state"] = StudyAbroad101State.from_seed(initial)
 
@@ -133,7 +153,10 @@ def create_app(seed: dict[str, Any] | None = None, *, clock: SandboxClock | None
         routes,
         reset=reset,
         state=lambda: state().counts(),
-        extra_control=[Route("/_sandbox/seed", add_seed, methods=["POST"])],
+        extra_control=[
+            Route("/_sandbox/seed", add_seed, methods=["POST"]),
+            Route("/_sandbox/studyabroad101/leads", add_leads, methods=["POST"]),
+        ],
     )
     app.state.studyabroad101 = holder
     return app

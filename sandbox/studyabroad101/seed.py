@@ -77,6 +77,23 @@ def build_leads(
     ]
 
 
+def spread_leads(
+    count: int, *, days: int, first_day: date, start_id: int = 1, program_ids: Sequence[int] = (1,)
+) -> list[dict[str, Any]]:
+    """``count`` leads spread evenly over ``days`` consecutive days from ``first_day``: paging data."""
+    if count < 0 or days < 1:
+        raise ValueError("count must be at least 0 and days at least 1")
+    return [
+        sample_lead(
+            start_id + i,
+            program_ids[i % len(program_ids)],
+            first_day + timedelta(days=i * days // max(count, 1)),
+            "Info" if i % 2 == 0 else "Application",
+        )
+        for i in range(count)
+    ]
+
+
 def build_reviews(
     count: int,
     *,
