@@ -5,7 +5,9 @@
     │   ├── ConfigurationError  eduhook's own configuration is wrong or missing
     │   └── PartnerDataError    a partner answered with something we cannot parse
     ├── TransientError          may succeed later: timeouts, connection errors, 5xx, 429
-    │                           (``retry_after`` in seconds when the partner said so)
+    │   │                       (``retry_after`` in seconds when the partner said so)
+    │   └── DeferredError       not sent at all: the partner's budget is spent or its breaker is
+    │                           open (``handlers/protection``); rescheduled without using an attempt
     └── AlreadyDoneError        the partner says the thing already exists; record it as done
 
 Messages name fields, ids and partner codes, never personal values or secrets.
@@ -86,6 +88,15 @@ class TransientError(EduhookError):
     @property
     def error_class(self) -> str:
         return "transient"
+
+
+class DeferredError(TransientError):
+    """The call was not made: eduhook's own protection of ``partner`` holds it until ``resume_at``
+    (epoch seconds). The worker reschedules the event for then, and the attempt does not count."""
+
+    def __init__(self, message: str, *, partner: str, resume_at: float, now: float) -> None:
+        super().__init__(message, retry_after=max(0.0, resume_at - now), partner=partner)
+        self.resume_at = resume_at
 
 
 class AlreadyDoneError(EduhookError):

@@ -13,6 +13,7 @@ from handlers.effects import EffectStore
 from handlers.partners.appsembler import AppsemblerClient
 from handlers.partners.eduframe import EduframeClient
 from handlers.partners.pennfoster import PennFosterClient
+from handlers.protection import PARTNERS, Protection
 from handlers.routes import CustomFieldNames, Offering, RouteTable
 
 if TYPE_CHECKING:
@@ -108,14 +109,17 @@ def services_for(ctx: HandlerContext) -> Services:
         if isinstance(existing, Services):
             return existing
         settings = ctx.settings
-        transports = ctx.services.get("transports", {})
+        given = ctx.services.get("transports", {})
+        # Every partner call goes through its partner's breaker and budget (handlers/protection).
+        protection = Protection.from_settings(settings)
+        transports = {partner: protection.transport(partner, given.get(partner)) for partner in PARTNERS}
         built = Services(
-            eduframe=EduframeClient.from_settings(settings, transport=transports.get("eduframe")),
+            eduframe=EduframeClient.from_settings(settings, transport=transports["eduframe"]),
             pennfoster_factory=lambda: PennFosterClient.from_settings(
-                settings, transport=transports.get("pennfoster")
+                settings, transport=transports["pennfoster"]
             ),
             appsembler_factory=lambda: AppsemblerClient.from_settings(
-                settings, transport=transports.get("appsembler")
+                settings, transport=transports["appsembler"]
             ),
             routes=RouteTable.from_settings(settings),
             user_fields=CustomFieldNames.from_settings(settings),

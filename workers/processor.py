@@ -12,16 +12,17 @@ from typing import Literal
 from sqlalchemy.exc import OperationalError
 
 from eduhook.ledger import EventLedger, EventRecord
-from eduhook.ledger.events import AttemptOutcome
+from eduhook.ledger.events import DEFERRED, AttemptOutcome
 from eduhook.ledger.schema import DEAD, FAILED, IGNORED, SUCCEEDED
 from handlers.context import HandlerContext
-from handlers.errors import AlreadyDoneError, EduhookError, TransientError
+from handlers.errors import AlreadyDoneError, DeferredError, EduhookError, TransientError
+from handlers.protection import attempt_scope
 from handlers.registry import Handler, HandlerRegistry, HandlerResult
 from workers.retry import Dead, RetryPolicy
 
 log = logging.getLogger("eduhook.worker")
 
-ProcessResult = Literal["succeeded", "ignored", "failed", "dead", "skipped"]
+ProcessResult = Literal["succeeded", "ignored", "failed", "deferred", "dead", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Failure:
     http_status: int | None = None
     partner_code: str | None = None
     retry_after: float | None = None
+    # Not a failure at the partner: protection held the call back (handlers/protection).
+    deferred: bool = False
 
     @classmethod
     def of(cls, error: EduhookError) -> Failure:
@@ -44,6 +47,7 @@ class Failure:
             http_status=error.status_code,
             partner_code=error.partner_code,
             retry_after=error.retry_after if isinstance(error, TransientError) else None,
+            deferred=isinstance(error, DeferredError),
         )
 
 
@@ -86,7 +90,8 @@ class EventProcessor:
 
     def _run(self, handler: Handler, event: EventRecord) -> AttemptOutcome | Failure:
         try:
-            result = handler(event, self.context) or HandlerResult()
+            with attempt_scope():
+                result = handler(event, self.context) or HandlerResult()
         except AlreadyDoneError as exc:
             return AttemptOutcome(status=SUCCEEDED, outcome="succeeded", reason=f"already done: {exc}")
         except EduhookError as exc:
@@ -104,9 +109,13 @@ class EventProcessor:
         return AttemptOutcome(status=status, outcome=result.outcome, reason=result.reason)
 
     def _decide(self, event: EventRecord, number: int, failure: Failure, now: dt.datetime) -> AttemptOutcome:
+        if failure.deferred:
+            return self._deferral(failure)
+        # The retry budget counts attempts since the last replay, deferrals left out.
+        deferrals = self.ledger.deferred_attempts(event.id, after=event.retry_base)
         decision = self.policy.decide(
             failure.error_class,
-            number - event.retry_base,
+            number - event.retry_base - deferrals,
             partner=failure.partner,
             retry_after=failure.retry_after,
         )
@@ -125,6 +134,17 @@ class EventProcessor:
             else self.clock() + dt.timedelta(seconds=decision.delay),
         )
 
+    def _deferral(self, failure: Failure) -> AttemptOutcome:
+        """Back to ``failed`` with its next attempt when the partner may be called again; the
+        attempt is recorded as ``deferred``, which the retry budget does not count."""
+        return AttemptOutcome(
+            status=FAILED,
+            outcome=DEFERRED,
+            error_message=failure.message,
+            partner=failure.partner,
+            next_attempt_at=self.clock() + dt.timedelta(seconds=failure.retry_after or 0.0),
+        )
+
     @staticmethod
     def _log(event: EventRecord, number: int, outcome: AttemptOutcome) -> None:
         if outcome.status == DEAD:
@@ -134,6 +154,10 @@ class EventProcessor:
                 event.id, event.event_type, number, outcome.reason, outcome.partner,
                 outcome.error_class, outcome.partner_code, outcome.error_message,
             )  # fmt: skip
+            return
+        if outcome.outcome == DEFERRED:
+            log.info("event %s (%s) deferred, no attempt used: %s", event.id, event.event_type,
+                     outcome.error_message)  # fmt: skip
             return
         detail = f" [{outcome.error_class}] {outcome.error_message}" if outcome.error_message else ""
         retry = f"; next attempt at {outcome.next_attempt_at:%H:%M:%S}" if outcome.next_attempt_at else ""

@@ -99,12 +99,17 @@ class AttemptRecord:
     partner_code: str | None
 
 
+# An attempt's outcome when protection held a partner call back (handlers/protection): the event
+# waits for the partner, and the retry budget does not count the attempt.
+DEFERRED = "deferred"
+
+
 @dataclass(frozen=True)
 class AttemptOutcome:
     """How one processing attempt ended, as the worker reports it."""
 
     status: str  # the event's new status
-    outcome: str  # the attempt's outcome: succeeded | ignored | failed
+    outcome: str  # the attempt's outcome: succeeded | ignored | failed | deferred
     reason: str | None = None
     error_class: str | None = None
     error_message: str | None = None
@@ -267,6 +272,15 @@ class EventLedger:
                 )
             )
         return bool(changed.rowcount)
+
+    def deferred_attempts(self, event_id: str, *, after: int) -> int:
+        """How many attempts numbered above ``after`` were deferrals."""
+        a = schema.attempts
+        query = sa.select(sa.func.count()).where(
+            a.c.event_id == event_id, a.c.number > after, a.c.outcome == DEFERRED
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
 
     # Operators -------------------------------------------------------------------------------
 
