@@ -52,7 +52,7 @@ def failing() -> None:
 def run_until_final(processor: EventProcessor, now: list[dt.datetime]) -> list[str]:
     """Process the event, then each time its next attempt is due; the results in order."""
     ledger = processor.ledger
-    results = []
+    results: list[str] = []
     for _ in range(10):
         results.append(processor.process("e-1"))
         event = ledger.get("e-1")
