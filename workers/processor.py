@@ -12,7 +12,7 @@ from typing import Literal
 from sqlalchemy.exc import OperationalError
 
 from eduhook.ledger import EventLedger, EventRecord
-from eduhook.ledger.events import DEFERRED, AttemptOutcome
+from eduhook.ledger.events import AttemptOutcome
 from eduhook.ledger.schema import DEAD, FAILED, IGNORED, SUCCEEDED
 from handlers.context import HandlerContext
 from handlers.errors import AlreadyDoneError, DeferredError, EduhookError, TransientError
@@ -80,6 +80,8 @@ class EventProcessor:
             )
         else:
             result = self._run(handler, event)
+            if isinstance(result, Failure) and result.deferred:
+                return self._defer(event, number, result)
         now = self.clock()
         outcome = result if isinstance(result, AttemptOutcome) else self._decide(event, number, result, now)
         if not self.ledger.finish_attempt(event_id, number, outcome, now):
@@ -109,13 +111,9 @@ class EventProcessor:
         return AttemptOutcome(status=status, outcome=result.outcome, reason=result.reason)
 
     def _decide(self, event: EventRecord, number: int, failure: Failure, now: dt.datetime) -> AttemptOutcome:
-        if failure.deferred:
-            return self._deferral(failure)
-        # The retry budget counts attempts since the last replay, deferrals left out.
-        deferrals = self.ledger.deferred_attempts(event.id, after=event.retry_base)
         decision = self.policy.decide(
             failure.error_class,
-            number - event.retry_base - deferrals,
+            number - event.retry_base,
             partner=failure.partner,
             retry_after=failure.retry_after,
         )
@@ -134,16 +132,17 @@ class EventProcessor:
             else self.clock() + dt.timedelta(seconds=decision.delay),
         )
 
-    def _deferral(self, failure: Failure) -> AttemptOutcome:
-        """Back to ``failed`` with its next attempt when the partner may be called again; the
-        attempt is recorded as ``deferred``, which the retry budget does not count."""
-        return AttemptOutcome(
-            status=FAILED,
-            outcome=DEFERRED,
-            error_message=failure.message,
-            partner=failure.partner,
-            next_attempt_at=self.clock() + dt.timedelta(seconds=failure.retry_after or 0.0),
-        )
+    def _defer(self, event: EventRecord, number: int, failure: Failure) -> ProcessResult:
+        """Protection held a partner call back: the event waits until the partner may be called,
+        and the attempt is undone, so it uses none of the retry budget."""
+        until = self.clock() + dt.timedelta(seconds=failure.retry_after or 0.0)
+        if not self.ledger.defer_attempt(
+            event.id, number, until=until, message=failure.message, partner=failure.partner, now=self.clock()
+        ):
+            log.warning("event %s attempt %d finished after it was given up as lost", event.id, number)
+            return "skipped"
+        log.info("event %s (%s) deferred, no attempt used: %s", event.id, event.event_type, failure.message)
+        return "deferred"
 
     @staticmethod
     def _log(event: EventRecord, number: int, outcome: AttemptOutcome) -> None:
@@ -154,10 +153,6 @@ class EventProcessor:
                 event.id, event.event_type, number, outcome.reason, outcome.partner,
                 outcome.error_class, outcome.partner_code, outcome.error_message,
             )  # fmt: skip
-            return
-        if outcome.outcome == DEFERRED:
-            log.info("event %s (%s) deferred, no attempt used: %s", event.id, event.event_type,
-                     outcome.error_message)  # fmt: skip
             return
         detail = f" [{outcome.error_class}] {outcome.error_message}" if outcome.error_message else ""
         retry = f"; next attempt at {outcome.next_attempt_at:%H:%M:%S}" if outcome.next_attempt_at else ""

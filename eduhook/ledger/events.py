@@ -99,8 +99,8 @@ class AttemptRecord:
     partner_code: str | None
 
 
-# An attempt's outcome when protection held a partner call back (handlers/protection): the event
-# waits for the partner, and the retry budget does not count the attempt.
+# The last error's class of an event protection held back (handlers/protection): it waits for
+# the partner, and the attempt that found the partner held back was undone (``defer_attempt``).
 DEFERRED = "deferred"
 
 
@@ -109,7 +109,7 @@ class AttemptOutcome:
     """How one processing attempt ended, as the worker reports it."""
 
     status: str  # the event's new status
-    outcome: str  # the attempt's outcome: succeeded | ignored | failed | deferred
+    outcome: str  # the attempt's outcome: succeeded | ignored | failed
     reason: str | None = None
     error_class: str | None = None
     error_message: str | None = None
@@ -273,14 +273,44 @@ class EventLedger:
             )
         return bool(changed.rowcount)
 
-    def deferred_attempts(self, event_id: str, *, after: int) -> int:
-        """How many attempts numbered above ``after`` were deferrals."""
-        a = schema.attempts
-        query = sa.select(sa.func.count()).where(
-            a.c.event_id == event_id, a.c.number > after, a.c.outcome == DEFERRED
-        )
-        with self.engine.connect() as conn:
-            return int(conn.execute(query).scalar() or 0)
+    def defer_attempt(
+        self,
+        event_id: str,
+        number: int,
+        *,
+        until: dt.datetime,
+        message: str,
+        partner: str | None,
+        now: dt.datetime,
+    ) -> bool:
+        """Undo attempt ``number``: protection held a partner call back, so it was no attempt.
+
+        The attempt row goes and the count steps back, so the retry budget, ``dlq`` and every
+        figure of attempts are as if the worker had never started it. The event waits,
+        ``failed`` with ``last_error_class = deferred``, until ``until``. False if the attempt
+        was given up on meanwhile (see ``finish_attempt``).
+        """
+        t, a = schema.events, schema.attempts
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                t.update()
+                .where(t.c.id == event_id, t.c.attempts == number, t.c.status == schema.PROCESSING)
+                .values(
+                    status=schema.FAILED,
+                    attempts=number - 1,
+                    next_attempt_at=until,
+                    status_reason=None,
+                    last_error=message,
+                    last_error_class=DEFERRED,
+                    last_partner=partner,
+                    last_http_status=None,
+                    last_partner_code=None,
+                    updated_at=now,
+                )
+            )
+            if changed.rowcount:
+                conn.execute(a.delete().where(a.c.event_id == event_id, a.c.number == number))
+        return bool(changed.rowcount)
 
     # Operators -------------------------------------------------------------------------------
 

@@ -25,17 +25,14 @@ class Overview:
 
 
 def overview(engine: Engine, now: dt.datetime) -> Overview:
-    t, a = schema.events, schema.attempts
+    t = schema.events
     failed = t.c.status == schema.FAILED
-    last_attempt = sa.and_(a.c.event_id == t.c.id, a.c.number == t.c.attempts)
     with engine.connect() as conn:
         by_status = {status: int(n) for status, n in conn.execute(
             sa.select(t.c.status, sa.func.count()).group_by(t.c.status)
         )}  # fmt: skip
         due = conn.execute(sa.select(sa.func.count()).where(failed, t.c.next_attempt_at <= now)).scalar()
         deferred = conn.execute(
-            sa.select(sa.func.count())
-            .select_from(t.join(a, last_attempt))
-            .where(failed, a.c.outcome == DEFERRED)
+            sa.select(sa.func.count()).where(failed, t.c.last_error_class == DEFERRED)
         ).scalar()
     return Overview(by_status, by_status.get(schema.FAILED, 0), int(due or 0), int(deferred or 0))

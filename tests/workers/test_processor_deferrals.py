@@ -1,5 +1,5 @@
-"""A deferral (a partner call held back by protection) reschedules the event without using an
-attempt: the processor against a real ledger, on an injected clock."""
+"""A deferral (a partner call held back by protection) reschedules the event and is no attempt:
+the processor against a real ledger, on an injected clock."""
 
 from __future__ import annotations
 
@@ -73,9 +73,10 @@ def test_a_deferral_waits_for_the_partner_and_uses_no_attempt(database_url: str)
     assert event is not None and event.status == FAILED
     assert event.next_attempt_at == T0 + dt.timedelta(seconds=7.5)
     assert event.last_error == "eduframe not called: request budget of 20/10 spent [partner=eduframe]"
-    [attempt] = processor.ledger.attempts("e-1")
-    assert (attempt.outcome, attempt.error_class, attempt.partner) == ("deferred", None, "eduframe")
+    assert (event.attempts, event.last_error_class, event.last_partner) == (0, "deferred", "eduframe")
+    assert processor.ledger.attempts("e-1") == []  # undone: it was no attempt
     assert run_until_final(processor, now)[-1] == "succeeded"
+    assert [a.outcome for a in processor.ledger.attempts("e-1")] == ["succeeded"]
 
 
 def test_the_retry_budget_skips_deferrals(database_url: str) -> None:
@@ -86,12 +87,12 @@ def test_the_retry_budget_skips_deferrals(database_url: str) -> None:
     event = processor.ledger.get("e-1")
     assert event is not None and (event.status, event.last_http_status) == (DEAD, 503)
     assert event.status_reason == "still failing after 2 attempts"
+    assert [(a.number, a.outcome) for a in processor.ledger.attempts("e-1")] == [(1, "failed"), (2, "failed")]
 
 
 def test_success_after_deferrals_is_one_attempt_in_the_budget(database_url: str) -> None:
     processor, now = processor_for(database_url, [lambda: deferred(1), lambda: deferred(1), lambda: None])
     assert run_until_final(processor, now) == ["deferred", "deferred", "succeeded"]
     event = processor.ledger.get("e-1")
-    assert event is not None and event.status == SUCCEEDED
-    outcomes = [a.outcome for a in processor.ledger.attempts("e-1")]
-    assert outcomes == ["deferred", "deferred", "succeeded"]
+    assert event is not None and (event.status, event.attempts) == (SUCCEEDED, 1)
+    assert [a.outcome for a in processor.ledger.attempts("e-1")] == ["succeeded"]
