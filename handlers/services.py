@@ -13,7 +13,7 @@ from handlers.effects import EffectStore
 from handlers.partners.appsembler import AppsemblerClient
 from handlers.partners.eduframe import EduframeClient
 from handlers.partners.pennfoster import PennFosterClient
-from handlers.protection import PARTNERS, Protection
+from handlers.protection import PARTNERS, protection_for
 from handlers.routes import CustomFieldNames, Offering, RouteTable
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def services_for(ctx: HandlerContext) -> Services:
         settings = ctx.settings
         given = ctx.services.get("transports", {})
         # Every partner call goes through its partner's breaker and budget (handlers/protection).
-        protection = Protection.from_settings(settings)
+        protection = protection_for(ctx)
         transports = {partner: protection.transport(partner, given.get(partner)) for partner in PARTNERS}
         built = Services(
             eduframe=EduframeClient.from_settings(settings, transport=transports["eduframe"]),

@@ -12,11 +12,11 @@ from typing import Literal
 from sqlalchemy.exc import OperationalError
 
 from eduhook.ledger import EventLedger, EventRecord
-from eduhook.ledger.events import AttemptOutcome
+from eduhook.ledger.events import DEFERRED, AttemptOutcome
 from eduhook.ledger.schema import DEAD, FAILED, IGNORED, SUCCEEDED
 from handlers.context import HandlerContext
 from handlers.errors import AlreadyDoneError, DeferredError, EduhookError, TransientError
-from handlers.protection import attempt_scope
+from handlers.protection import attempt_scope, protection_for
 from handlers.registry import Handler, HandlerRegistry, HandlerResult
 from workers.retry import Dead, RetryPolicy
 
@@ -93,6 +93,8 @@ class EventProcessor:
     def _run(self, handler: Handler, event: EventRecord) -> AttemptOutcome | Failure:
         try:
             with attempt_scope():
+                if event.last_error_class == DEFERRED:  # still held back? then read nothing
+                    protection_for(self.context).precheck(event.last_partner)
                 result = handler(event, self.context) or HandlerResult()
         except AlreadyDoneError as exc:
             return AttemptOutcome(status=SUCCEEDED, outcome="succeeded", reason=f"already done: {exc}")

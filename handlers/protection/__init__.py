@@ -11,6 +11,14 @@ called again, without using an attempt (``workers/processor.py``).
 """
 
 from handlers.protection.guard import GuardedTransport, PartnerGuard, attempt_scope
-from handlers.protection.setup import PARTNERS, PartnerStatus, Protection
+from handlers.protection.setup import PARTNERS, PartnerStatus, Protection, protection_for
 
-__all__ = ["PARTNERS", "GuardedTransport", "PartnerGuard", "PartnerStatus", "Protection", "attempt_scope"]
+__all__ = [
+    "PARTNERS",
+    "GuardedTransport",
+    "PartnerGuard",
+    "PartnerStatus",
+    "Protection",
+    "attempt_scope",
+    "protection_for",
+]

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import redis
@@ -34,17 +34,31 @@ log = logging.getLogger("eduhook.protection")
 # every second read finds none, and no event gets through at all.
 FIRST_CALL_COST = {"eduframe": 2}
 
-_credit: ContextVar[dict[str, int] | None] = ContextVar("eduhook_protection_credit", default=None)
+
+@dataclass
+class Attempt:
+    """What one processing attempt holds: budget slots paid for ahead, and breaker probes."""
+
+    credit: dict[str, int] = field(default_factory=dict)  # partner → slots left from its first call
+    probes: dict[str, Breaker] = field(default_factory=dict)  # partner → the breaker it may probe
+
+
+_attempt: ContextVar[Attempt | None] = ContextVar("eduhook_protection_attempt", default=None)
 
 
 @contextlib.contextmanager
 def attempt_scope() -> Iterator[None]:
-    """One processing attempt: its calls to a partner share the slots their first call took."""
-    token = _credit.set({})
+    """One processing attempt: its calls to a partner share the slots their first call took, and
+    a probe it took but never sent is given back at its end, so the next caller probes."""
+    attempt = Attempt()
+    token = _attempt.set(attempt)
     try:
         yield
     finally:
-        _credit.reset(token)
+        _attempt.reset(token)
+        for breaker in attempt.probes.values():
+            with contextlib.suppress(redis.RedisError):  # its lease runs out anyway
+                breaker.release()
 
 
 @dataclass
@@ -59,13 +73,33 @@ class PartnerGuard:
     def active(self) -> bool:
         return self.budget is not None or self.breaker is not None
 
+    def precheck(self) -> None:
+        """At the start of an attempt of an event this breaker held back last time: raise
+        ``DeferredError`` if it still would, before the event reads anything. If the cool-down is
+        over, this attempt takes the probe, and the others wait for its outcome unread."""
+        attempt = _attempt.get()
+        if self.breaker is None or attempt is None:
+            return
+        try:
+            verdict = self.breaker.admit()
+        except redis.RedisError:
+            return  # the call itself will be refused, with the reason
+        if verdict.kind == "wait":
+            raise self._held(verdict)
+        if verdict.kind == "probe":
+            attempt.probes[self.partner] = self.breaker
+
     def before_call(self) -> None:
         """Return if the call may go now; raise ``DeferredError`` saying until when it may not."""
+        attempt = _attempt.get()
+        probe = attempt.probes.pop(self.partner, None) if attempt is not None else None
         try:
-            verdict = self.breaker.admit() if self.breaker else Verdict("call")
+            if probe is not None:  # this attempt took the probe at its start: this call is it
+                verdict = Verdict("probe")
+            else:
+                verdict = self.breaker.admit() if self.breaker else Verdict("call")
             if verdict.kind == "wait":
-                why = "open" if verdict.state == OPEN else "half-open, another call is probing"
-                raise self._deferred(verdict.until, f"circuit breaker {why} until {hms(verdict.until)}")
+                raise self._held(verdict)
             spent = self._spend()
             if spent is not None:
                 if self.breaker and verdict.kind == "probe":
@@ -106,17 +140,22 @@ class PartnerGuard:
     def _spend(self) -> Spent | None:
         if self.budget is None:
             return None
-        credit = _credit.get()
-        if credit is not None and credit.get(self.partner, 0) > 0:
+        attempt = _attempt.get()
+        if attempt is None:  # not inside an attempt: nothing to reserve for
+            return self.budget.take()
+        credit = attempt.credit
+        if credit.get(self.partner, 0) > 0:
             credit[self.partner] -= 1
             return None
-        if credit is None:  # not inside an attempt: nothing to reserve for
-            return self.budget.take()
         cost = FIRST_CALL_COST.get(self.partner, 1) if self.partner not in credit else 1
         spent = self.budget.take(cost)
         if spent is None:
             credit[self.partner] = cost - 1
         return spent
+
+    def _held(self, verdict: Verdict) -> DeferredError:
+        why = "open" if verdict.state == OPEN else "half-open, another call is probing"
+        return self._deferred(verdict.until, f"circuit breaker {why} until {hms(verdict.until)}")
 
     def _deferred(self, until: float, reason: str) -> DeferredError:
         return DeferredError(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 import redis
@@ -12,10 +14,25 @@ from handlers.protection.breaker import Breaker, BreakerPolicy, BreakerStatus
 from handlers.protection.budget import Budget, BudgetStatus
 from handlers.protection.guard import GuardedTransport, PartnerGuard
 
+if TYPE_CHECKING:
+    from handlers.context import HandlerContext
+
 # Partner labels, as the clients and the error tree name them → their settings keys.
 PARTNERS = {"eduframe": "eduframe", "pennfoster": "penn_foster", "appsembler": "appsembler"}
 # A probe may take as long as one call can; its lease outlasts that.
 PROBE_LEASE_MARGIN = 5.0
+
+
+def protection_for(ctx: HandlerContext) -> Protection:
+    """The worker process's ``Protection``, built on first use from the context's settings."""
+    with _BUILD_LOCK:
+        existing = ctx.services.get("protection")
+        if not isinstance(existing, Protection):
+            existing = ctx.services["protection"] = Protection.from_settings(ctx.settings)
+        return existing
+
+
+_BUILD_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,12 @@ class Protection:
         if guard is None or not guard.active:
             return inner
         return GuardedTransport(guard, inner or httpx.HTTPTransport())
+
+    def precheck(self, partner: str | None) -> None:
+        """See ``PartnerGuard.precheck``: for the partner that held an event back last time."""
+        guard = self.guards.get(partner or "")
+        if guard is not None:
+            guard.precheck()
 
     def status(self) -> list[PartnerStatus]:
         return [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import httpx
 import pytest
 import redis
@@ -149,3 +151,54 @@ def test_from_settings_protects_what_is_configured(redis_url: str) -> None:
     assert [s.partner for s in protection.status()] == ["eduframe", "pennfoster", "appsembler"]
     unshared = Protection.from_settings(Settings(redis_url=None))
     assert not any(guard.active for guard in unshared.guards.values())
+
+
+def open_breaker(client: redis.Redis, clock: list[float]) -> Breaker:
+    breaker = Breaker("pennfoster", BreakerPolicy(failures=1, cooldown=5), client, clock=lambda: clock[0])
+    breaker.failed()
+    return breaker
+
+
+def test_an_event_held_back_last_time_is_held_again_before_it_reads_anything(client: redis.Redis) -> None:
+    clock = [1_800_000_000.0]
+    guard = PartnerGuard("pennfoster", breaker=open_breaker(client, clock))
+    with attempt_scope(), pytest.raises(DeferredError, match="circuit breaker open until"):
+        guard.precheck()
+    guard.precheck()  # outside an attempt it asks nothing
+
+
+def test_after_the_cool_down_the_first_held_event_probes_and_the_others_wait_unread(
+    client: redis.Redis,
+) -> None:
+    clock = [1_800_000_000.0]
+    breaker = open_breaker(client, clock)
+    clock[0] += 5
+    partner = Partner(200)
+    guard = PartnerGuard("pennfoster", breaker=breaker)
+    http = guarded(guard, partner)
+    held: list[BaseException] = []
+
+    def another_event() -> None:
+        with attempt_scope():
+            try:
+                guard.precheck()
+            except DeferredError as exc:
+                held.append(exc)
+
+    with attempt_scope():
+        guard.precheck()  # takes the probe for this attempt
+        waiting = threading.Thread(target=another_event)
+        waiting.start()
+        waiting.join()
+        assert get(http, "pennfoster").status_code == 200  # the probe
+    assert len(held) == 1 and "half-open, another call is probing" in str(held[0])
+    assert partner.calls == 1 and breaker.status().state == "closed"
+
+
+def test_a_probe_taken_at_the_start_but_never_sent_is_given_back(client: redis.Redis) -> None:
+    clock = [1_800_000_000.0]
+    breaker = open_breaker(client, clock)
+    clock[0] += 5
+    with attempt_scope():
+        PartnerGuard("pennfoster", breaker=breaker).precheck()
+    assert breaker.admit().kind == "probe"
