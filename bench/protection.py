@@ -28,6 +28,8 @@ from bench.protection_run import Scenario, ScenarioResult, run_scenario
 from bench.results import add_output_options, publish
 
 COMMAND_ENV = "EDUHOOK_BENCH_COMMAND"
+# The pipeline's world runs eduhook unprotected by default; each run says what it wants.
+ON = {"EDUHOOK_BREAKER_ENABLED": "true"}
 OFF = {"EDUHOOK_LIMIT_EDUFRAME": "off", "EDUHOOK_BREAKER_ENABLED": "false"}
 
 
@@ -70,7 +72,7 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
     found = []
     requests, seconds = window(args)
     for protection in (True, False):
-        env = common_env(args) | ({} if protection else OFF)
+        env = common_env(args) | (ON if protection else OFF)
         if args.scenario in ("burst", "both"):
             burst_env = env | ({"EDUHOOK_LIMIT_EDUFRAME": args.window} if protection else {})
             found.append(Scenario(
