@@ -109,6 +109,11 @@ def pipeline_env(work: Path, config: Path, database_url: str, redis_url: str, po
         EDUHOOK_HANDLER_MODULES="handlers.builtin",
         EDUHOOK_DATA_DIR=str(work / "data"),
         EDUHOOK_PORT=str(port),
+        # Throughput and failure handling are measured without protection: Eduframe's budget
+        # (450 per 300 s by default) would be all they measured, and a breaker would hold back the
+        # faults they inject. bench.protection measures protection, through ``extra_env``.
+        EDUHOOK_LIMIT_EDUFRAME="off",
+        EDUHOOK_BREAKER_ENABLED="false",
     )
     return env
 

@@ -6,7 +6,16 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -27,6 +36,8 @@ _TOML_SECTIONS = {
     "appsembler": "appsembler_",
     "studyabroad101": "studyabroad101_",
     "retry": "retry_",
+    "limits": "limit_",
+    "breaker": "breaker_",
 }
 
 Jitter = Literal["full", "none"]
@@ -50,6 +61,59 @@ class StudyAbroad101Program(BaseModel):
 
     program_id: int
     catalog_product_id: int
+
+
+class PartnerLimit(BaseModel):
+    """``[limits.<partner>]``: at most ``requests`` calls per ``per_seconds`` seconds, counted over
+    every worker process on every host (``handlers/protection``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests: int
+    per_seconds: int
+
+    def __str__(self) -> str:
+        return f"{self.requests}/{self.per_seconds}"
+
+
+# The partners that have a request budget, by their settings key (``[limits.penn_foster]``).
+LIMITED_PARTNERS = ("eduframe", "penn_foster", "appsembler")
+_OFF = ("off", "none", "")
+
+
+def parse_limit(key: str, value: Any) -> PartnerLimit | None:
+    """``"450/300"``, ``{"requests": 450, "per_seconds": 300}`` or ``"off"``; anything else raises
+    ``ValueError`` naming ``key``, since a limit that is silently wrong would flood the partner."""
+    env = f"EDUHOOK_{key.upper()}, [limits.{key.removeprefix('limit_')}]"
+    shape = f"{key} ({env}): expected N/S, e.g. 450/300 for 450 requests per 300 seconds, or off"
+    if value is None or isinstance(value, PartnerLimit):
+        return value
+    if isinstance(value, str):
+        if value.strip().lower() in _OFF:
+            return None
+        requests, slash, per_seconds = value.partition("/")
+        if not slash:
+            raise ValueError(shape)
+        value = {"requests": requests.strip(), "per_seconds": per_seconds.strip()}
+    if not isinstance(value, dict) or set(value) != {"requests", "per_seconds"}:
+        raise ValueError(shape)
+    numbers = {}
+    for name, given in value.items():
+        number = _whole_number(given)
+        if number is None or number < 1:
+            raise ValueError(f"{key}.{name} ({env}): must be a whole number of at least 1, not {given!r}")
+        numbers[name] = number
+    return PartnerLimit(**numbers)
+
+
+def _whole_number(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
 
 
 def _partner_env(name: str, default: Any = None) -> Any:
@@ -144,6 +208,15 @@ class Settings(BaseSettings):
     retry_penn_foster: RetryOverride | None = None
     retry_appsembler: RetryOverride | None = None
     retry_eduframe: RetryOverride | None = None
+    # Protection (handlers/protection): a request budget per partner shared through Redis, and a
+    # circuit breaker per partner that opens after consecutive transient failures.
+    limit_eduframe: Annotated[PartnerLimit | None, NoDecode] = PartnerLimit(requests=450, per_seconds=300)
+    limit_penn_foster: Annotated[PartnerLimit | None, NoDecode] = None
+    limit_appsembler: Annotated[PartnerLimit | None, NoDecode] = None
+    breaker_enabled: bool = True
+    breaker_failures: int = Field(5, ge=1)
+    breaker_cooldown: float = Field(30.0, gt=0)
+    breaker_max_cooldown: float = Field(300.0, gt=0)
     # The scheduler (workers/schedule.py): how often beat queues due retries, and the sweeps.
     scheduler_interval: float = Field(5.0, gt=0)
     # An attempt open this long past the task time limit lost its worker; its event is re-queued.
@@ -162,6 +235,12 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator("limit_eduframe", "limit_penn_foster", "limit_appsembler", mode="before")
+    @classmethod
+    def _parse_limit(cls, value: Any, info: ValidationInfo) -> PartnerLimit | None:
+        assert info.field_name is not None
+        return parse_limit(info.field_name, value)
+
     @model_validator(mode="after")
     def _check_retry_delays(self) -> Self:
         if self.retry_max_delay < self.retry_first_delay:
@@ -171,7 +250,16 @@ class Settings(BaseSettings):
                 "visibility_timeout (EDUHOOK_VISIBILITY_TIMEOUT) must be longer than"
                 " task_time_limit (EDUHOOK_TASK_TIME_LIMIT)"
             )
+        if self.breaker_max_cooldown < self.breaker_cooldown:
+            raise ValueError(
+                "breaker_max_cooldown (EDUHOOK_BREAKER_MAX_COOLDOWN) must be at least breaker_cooldown"
+            )
         return self
+
+    def partner_limit(self, key: str) -> PartnerLimit | None:
+        """The request budget of the partner whose settings key is ``key`` (``penn_foster``)."""
+        limit: PartnerLimit | None = getattr(self, f"limit_{key}")
+        return limit
 
     @classmethod
     def settings_customise_sources(

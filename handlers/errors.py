@@ -8,6 +8,8 @@
     │   │                       (``retry_after`` in seconds when the partner said so)
     │   └── InDoubtError        the request may have reached the partner (no answer came back):
     │                           ask the partner whether it was done before sending it again
+    │   └── DeferredError       not sent at all: the partner's budget is spent or its breaker is
+    │                           open (``handlers/protection``); rescheduled without using an attempt
     └── AlreadyDoneError        the partner says the thing already exists; record it as done
 
 Messages name fields, ids and partner codes, never personal values or secrets.
@@ -94,6 +96,15 @@ class InDoubtError(TransientError):
     """The request was sent and no answer came back (a read timeout, a dropped connection), so
     the partner may have carried it out. Retried like any transient error, but the next attempt
     asks the partner first instead of sending the same request blind."""
+
+
+class DeferredError(TransientError):
+    """The call was not made: eduhook's own protection of ``partner`` holds it until ``resume_at``
+    (epoch seconds). The worker reschedules the event for then, and the attempt does not count."""
+
+    def __init__(self, message: str, *, partner: str, resume_at: float, now: float) -> None:
+        super().__init__(message, retry_after=max(0.0, resume_at - now), partner=partner)
+        self.resume_at = resume_at
 
 
 class AlreadyDoneError(EduhookError):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
-from handlers.errors import ConfigurationError, EduhookError, PermanentError, TransientError
+from handlers.errors import ConfigurationError, DeferredError, EduhookError, PermanentError, TransientError
 
 
 @dataclass
@@ -27,6 +28,14 @@ class Problems:
         # is tried again with them (a local check costs nothing; a partner rejects it again).
         # Once only permanent failures are left, the event goes dead with them.
         transient = [e for e in self.errors if isinstance(e, TransientError)]
+        deferred = [e for e in transient if isinstance(e, DeferredError)]
+        if transient and len(deferred) == len(transient):
+            # Nothing failed at a partner; some calls were held back (budget, breaker). The event
+            # waits for the first of them to be allowed, and the wait uses no attempt.
+            first = min(deferred, key=lambda e: e.resume_at)
+            raise DeferredError(
+                message, partner=first.partner or "", resume_at=first.resume_at, now=time.time()
+            )
         if transient:
             retry_after = max((e.retry_after for e in transient if e.retry_after), default=None)
             raise TransientError(

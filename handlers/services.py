@@ -14,6 +14,7 @@ from handlers.partners.eduframe import CatalogVariant, Course, EduframeClient, O
 from handlers.partners.eduframe.catalog_cache import CatalogCache, OrderVariant
 from handlers.partners.eduframe.user_cache import UserCache
 from handlers.partners.pennfoster import PennFosterClient
+from handlers.protection import PARTNERS, protection_for
 from handlers.routes import CustomFieldNames, Offering, RouteTable
 
 if TYPE_CHECKING:
@@ -120,14 +121,17 @@ def services_for(ctx: HandlerContext) -> Services:
         if isinstance(existing, Services):
             return existing
         settings = ctx.settings
-        transports = ctx.services.get("transports", {})
+        given = ctx.services.get("transports", {})
+        # Every partner call goes through its partner's breaker and budget (handlers/protection).
+        protection = protection_for(ctx)
+        transports = {partner: protection.transport(partner, given.get(partner)) for partner in PARTNERS}
         built = Services(
-            eduframe=EduframeClient.from_settings(settings, transport=transports.get("eduframe")),
+            eduframe=EduframeClient.from_settings(settings, transport=transports["eduframe"]),
             pennfoster_factory=lambda: PennFosterClient.from_settings(
-                settings, transport=transports.get("pennfoster")
+                settings, transport=transports["pennfoster"]
             ),
             appsembler_factory=lambda: AppsemblerClient.from_settings(
-                settings, transport=transports.get("appsembler")
+                settings, transport=transports["appsembler"]
             ),
             routes=RouteTable.from_settings(settings),
             user_fields=CustomFieldNames.from_settings(settings),

@@ -220,12 +220,15 @@ def start_worker(eduhook_settings: Settings) -> Iterator[Callable[..., subproces
         yield start
 
 
-# Retries and the scheduler fast enough for a test: due within a fraction of a second.
+# Retries, the scheduler and the breakers' cool-downs fast enough for a test: due within a
+# fraction of a second.
 FAST_RETRIES = {
     "EDUHOOK_SCHEDULER_INTERVAL": "0.2",
     "EDUHOOK_RETRY_FIRST_DELAY": "0.2",
     "EDUHOOK_RETRY_MAX_DELAY": "0.5",
     "EDUHOOK_RETRY_JITTER": "none",
+    "EDUHOOK_BREAKER_COOLDOWN": "0.2",
+    "EDUHOOK_BREAKER_MAX_COOLDOWN": "0.5",
 }
 
 

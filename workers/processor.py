@@ -12,16 +12,17 @@ from typing import Literal
 from sqlalchemy.exc import OperationalError
 
 from eduhook.ledger import EventLedger, EventRecord
-from eduhook.ledger.events import AttemptOutcome
+from eduhook.ledger.events import DEFERRED, AttemptOutcome
 from eduhook.ledger.schema import DEAD, FAILED, IGNORED, SUCCEEDED
 from handlers.context import HandlerContext
-from handlers.errors import AlreadyDoneError, EduhookError, TransientError
+from handlers.errors import AlreadyDoneError, DeferredError, EduhookError, TransientError
+from handlers.protection import attempt_scope, protection_for
 from handlers.registry import Handler, HandlerRegistry, HandlerResult
 from workers.retry import Dead, RetryPolicy
 
 log = logging.getLogger("eduhook.worker")
 
-ProcessResult = Literal["succeeded", "ignored", "failed", "dead", "skipped"]
+ProcessResult = Literal["succeeded", "ignored", "failed", "deferred", "dead", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Failure:
     http_status: int | None = None
     partner_code: str | None = None
     retry_after: float | None = None
+    # Not a failure at the partner: protection held the call back (handlers/protection).
+    deferred: bool = False
 
     @classmethod
     def of(cls, error: EduhookError) -> Failure:
@@ -44,6 +47,7 @@ class Failure:
             http_status=error.status_code,
             partner_code=error.partner_code,
             retry_after=error.retry_after if isinstance(error, TransientError) else None,
+            deferred=isinstance(error, DeferredError),
         )
 
 
@@ -76,6 +80,8 @@ class EventProcessor:
             )
         else:
             result = self._run(handler, event)
+            if isinstance(result, Failure) and result.deferred:
+                return self._defer(event, number, result)
         now = self.clock()
         outcome = result if isinstance(result, AttemptOutcome) else self._decide(event, number, result, now)
         if not self.ledger.finish_attempt(event_id, number, outcome, now):
@@ -86,7 +92,10 @@ class EventProcessor:
 
     def _run(self, handler: Handler, event: EventRecord) -> AttemptOutcome | Failure:
         try:
-            result = handler(event, self.context) or HandlerResult()
+            with attempt_scope():
+                if event.last_error_class == DEFERRED:  # still held back? then read nothing
+                    protection_for(self.context).precheck(event.last_partner)
+                result = handler(event, self.context) or HandlerResult()
         except AlreadyDoneError as exc:
             return AttemptOutcome(status=SUCCEEDED, outcome="succeeded", reason=f"already done: {exc}")
         except EduhookError as exc:
@@ -124,6 +133,18 @@ class EventProcessor:
             if isinstance(decision, Dead)
             else self.clock() + dt.timedelta(seconds=decision.delay),
         )
+
+    def _defer(self, event: EventRecord, number: int, failure: Failure) -> ProcessResult:
+        """Protection held a partner call back: the event waits until the partner may be called,
+        and the attempt is undone, so it uses none of the retry budget."""
+        until = self.clock() + dt.timedelta(seconds=failure.retry_after or 0.0)
+        if not self.ledger.defer_attempt(
+            event.id, number, until=until, message=failure.message, partner=failure.partner, now=self.clock()
+        ):
+            log.warning("event %s attempt %d finished after it was given up as lost", event.id, number)
+            return "skipped"
+        log.info("event %s (%s) deferred, no attempt used: %s", event.id, event.event_type, failure.message)
+        return "deferred"
 
     @staticmethod
     def _log(event: EventRecord, number: int, outcome: AttemptOutcome) -> None:

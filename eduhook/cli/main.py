@@ -1,4 +1,5 @@
-"""The ``eduhook`` command: serve, worker, beat, dev, db, events, dlq, replay, audit, flower, sandbox."""
+"""The ``eduhook`` command: serve, worker, beat, dev, db, events, dlq, replay, audit, status, flower,
+sandbox."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from eduhook.cli.events import events
 from eduhook.cli.processes import beat, dev, flower, serve, worker
 from eduhook.cli.replay import audit, replay
 from eduhook.cli.routes import routes
+from eduhook.cli.status import status
 from eduhook.cli.sync import sync
 from eduhook.ledger.database import private_folder
 from eduhook.settings import ConfigFileError, Settings, load_settings
@@ -76,7 +78,7 @@ def db_upgrade(obj: Context) -> None:
     click.echo(f"ledger schema at version {after}" + (f" (was {before})" if before != after else ""))
 
 
-for command in (serve, worker, beat, dev, flower, events, dlq, replay, audit, routes, sync):
+for command in (serve, worker, beat, dev, flower, events, dlq, replay, audit, routes, status, sync):
     cli.add_command(command)
 
 

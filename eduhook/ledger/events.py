@@ -101,6 +101,11 @@ class AttemptRecord:
     partner_code: str | None
 
 
+# The last error's class of an event protection held back (handlers/protection): it waits for
+# the partner, and the attempt that found the partner held back was undone (``defer_attempt``).
+DEFERRED = "deferred"
+
+
 @dataclass(frozen=True)
 class AttemptOutcome:
     """How one processing attempt ended, as the worker reports it."""
@@ -283,6 +288,45 @@ class EventLedger:
                     updated_at=now,
                 )
             )
+        return bool(changed.rowcount)
+
+    def defer_attempt(
+        self,
+        event_id: str,
+        number: int,
+        *,
+        until: dt.datetime,
+        message: str,
+        partner: str | None,
+        now: dt.datetime,
+    ) -> bool:
+        """Undo attempt ``number``: protection held a partner call back, so it was no attempt.
+
+        The attempt row goes and the count steps back, so the retry budget, ``dlq`` and every
+        figure of attempts are as if the worker had never started it. The event waits,
+        ``failed`` with ``last_error_class = deferred``, until ``until``. False if the attempt
+        was given up on meanwhile (see ``finish_attempt``).
+        """
+        t, a = schema.events, schema.attempts
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                t.update()
+                .where(t.c.id == event_id, t.c.attempts == number, t.c.status == schema.PROCESSING)
+                .values(
+                    status=schema.FAILED,
+                    attempts=number - 1,
+                    next_attempt_at=until,
+                    status_reason=None,
+                    last_error=message,
+                    last_error_class=DEFERRED,
+                    last_partner=partner,
+                    last_http_status=None,
+                    last_partner_code=None,
+                    updated_at=now,
+                )
+            )
+            if changed.rowcount:
+                conn.execute(a.delete().where(a.c.event_id == event_id, a.c.number == number))
         return bool(changed.rowcount)
 
     # Operators -------------------------------------------------------------------------------
