@@ -86,6 +86,7 @@ def test_a_worker_with_a_bad_limit_stops_at_start_naming_the_key(value: str, tmp
         [sys.executable, "-m", "eduhook.cli", "worker"],
         env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
-    assert done.returncode == 1
-    assert "invalid configuration" in done.stderr and "EDUHOOK_LIMIT_EDUFRAME" in done.stderr
+    assert done.returncode == 2  # the start-up check's status for a configuration problem
+    assert "not started: the configuration has 1 problem" in done.stderr
+    assert "EDUHOOK_LIMIT_EDUFRAME" in done.stderr
     assert "Traceback" not in done.stderr
