@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import redis
 from celery import Celery
@@ -16,10 +16,13 @@ from eduhook.ledger import EventLedger, create_engine_for
 from eduhook.settings import Settings
 from handlers.context import HandlerContext, utc_now
 from handlers.registry import load_registry
+from sources.eduframe import EduframeReconciler, reconciler_for
 from workers.messages import DEFAULT_QUEUE, PROCESS_EVENT, push_process_events
 from workers.processor import EventProcessor
 from workers.retry import RetryPolicy
 from workers.schedule import SCHEDULE, SCHEDULE_QUEUE, Scheduler
+
+RECONCILE = "eduhook.reconcile_eduframe"
 
 log = logging.getLogger("eduhook.worker")
 
@@ -34,6 +37,8 @@ class _PerProcess:
         self._pid: int | None = None
         self._processor: EventProcessor | None = None
         self._scheduler: Scheduler | None = None
+        self._reconciler: EduframeReconciler | None = None
+        self._publish: Callable[[Sequence[str]], None] = lambda event_ids: None
 
     def _build(self) -> None:
         settings = self.settings
@@ -56,6 +61,8 @@ class _PerProcess:
         def publish(event_ids: Sequence[str]) -> None:
             push_process_events(broker, event_ids, queue=self.queue)
 
+        self._publish = publish
+        self._reconciler = None
         self._scheduler = Scheduler.from_settings(settings, ledger, publish, utc_now)
         self._pid = os.getpid()
 
@@ -64,6 +71,13 @@ class _PerProcess:
             self._build()
         assert self._processor is not None
         return self._processor
+
+    def reconciler(self) -> EduframeReconciler:
+        """Built on first use: only the reconcile runs need an Eduframe client of their own."""
+        ledger = self.processor().ledger
+        if self._reconciler is None:
+            self._reconciler = reconciler_for(self.settings, ledger, self._publish, utc_now)
+        return self._reconciler
 
     def scheduler(self) -> Scheduler:
         if self._scheduler is None or self._pid != os.getpid():
@@ -80,7 +94,7 @@ def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QU
     interval = settings.scheduler_interval
     app.conf.update(
         task_default_queue=queue,
-        task_routes={SCHEDULE: {"queue": SCHEDULE_QUEUE}},
+        task_routes={SCHEDULE: {"queue": SCHEDULE_QUEUE}, RECONCILE: {"queue": SCHEDULE_QUEUE}},
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -99,7 +113,8 @@ def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QU
         worker_hijack_root_logger=False,
         # A run nobody picked up within one interval is stale: the next one does the same work.
         beat_schedule={
-            "schedule": {"task": SCHEDULE, "schedule": interval, "options": {"expires": interval}}
+            "schedule": {"task": SCHEDULE, "schedule": interval, "options": {"expires": interval}},
+            **reconcile_schedule(settings),
         },
         beat_max_loop_interval=min(5.0, interval),
     )
@@ -122,8 +137,21 @@ def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QU
         """Queue due retries and recover events a crash or a broker outage left behind."""
         return processors.scheduler().run().queued
 
+    @app.task(name=RECONCILE)
+    def reconcile_eduframe() -> int:
+        """Record the webhooks Eduframe gave up on (sources/eduframe.py); returns how many."""
+        return processors.reconciler().run_scheduled().recovered
+
     app.eduhook_processors = processors  # type: ignore[attr-defined]
     return app
+
+
+def reconcile_schedule(settings: Settings) -> dict[str, dict[str, object]]:
+    """Beat's reconcile entry, when there are webhooks to watch; a run left over expires."""
+    if not settings.eduframe_webhook_ids:
+        return {}
+    interval = settings.eduframe_reconcile_interval
+    return {"reconcile-eduframe": {"task": RECONCILE, "schedule": interval, "options": {"expires": interval}}}
 
 
 def worker_queues(queue: str = DEFAULT_QUEUE) -> str:

@@ -1,4 +1,4 @@
-"""The ``eduhook`` command: serve, worker, beat, dev, db, events, dlq, replay, audit, flower, sandbox."""
+"""The ``eduhook`` command: serve, worker, beat, dev, db, events, dlq, replay, audit, reconcile, flower…"""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from eduhook.cli.dlq import dlq
 from eduhook.cli.events import events
 from eduhook.cli.processes import beat, dev, flower, serve, worker
+from eduhook.cli.reconcile import reconcile
 from eduhook.cli.replay import audit, replay
 from eduhook.cli.routes import routes
 from eduhook.ledger.database import private_folder
@@ -75,7 +76,7 @@ def db_upgrade(obj: Context) -> None:
     click.echo(f"ledger schema at version {after}" + (f" (was {before})" if before != after else ""))
 
 
-for command in (serve, worker, beat, dev, flower, events, dlq, replay, audit, routes):
+for command in (serve, worker, beat, dev, flower, events, dlq, replay, audit, reconcile, routes):
     cli.add_command(command)
 
 

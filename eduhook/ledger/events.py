@@ -16,10 +16,13 @@ from eduhook.ledger.fastpath import FastPath
 from eduhook.ledger.filters import EventFilter
 from eduhook.ledger.lost import abandon_open_attempt, lost_attempts, mark_lost_for_good
 
+# Bound parameters per IN (…) query: far below SQLite's and PostgreSQL's limits.
+_KEYS_PER_QUERY = 500
+
 
 @dataclass(frozen=True)
 class NewEvent:
-    """An event as the receiver hands it to the ledger."""
+    """An event as the receiver (or a source that pulls what no webhook brought) hands it to the ledger."""
 
     id: str
     educator: str
@@ -30,6 +33,7 @@ class NewEvent:
     status: str
     status_reason: str | None
     received_at: dt.datetime
+    source: str = "eduframe"  # who brought it: "eduframe" (a webhook) or a source in sources/
 
     def __repr__(self) -> str:  # the payload carries personal data
         return f"NewEvent(id={self.id!r}, type={self.event_type!r}, educator={self.educator!r})"
@@ -162,6 +166,17 @@ class EventLedger:
             event_id, status = stored[e.dedup_key]
             results.append(StoredEvent(id=event_id, status=status, duplicate=event_id != e.id))
         return results
+
+    def known_dedup_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` the ledger already holds, for sources that count before they record."""
+        t = schema.events
+        known: set[str] = set()
+        unique = list(dict.fromkeys(keys))
+        with self.engine.connect() as conn:
+            for start in range(0, len(unique), _KEYS_PER_QUERY):
+                chunk = unique[start : start + _KEYS_PER_QUERY]
+                known.update(conn.execute(sa.select(t.c.dedup_key).where(t.c.dedup_key.in_(chunk))).scalars())
+        return known
 
     def mark_queued(self, event_ids: Sequence[str], now: dt.datetime) -> int:
         """``received`` → ``queued`` once the broker holds the message; later states are left alone."""

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 _COLUMNS = (
     "id, educator, tenant_id, event_type, dedup_key, payload, status, status_reason, attempts,"
-    " received_at, updated_at"
+    " received_at, updated_at, source"
 )
 
 
@@ -36,7 +36,7 @@ class FastPath:
         self.sqlite = engine.dialect.name == "sqlite"
         self._mark = "?" if self.sqlite else "%s"
         self._insert = (
-            f"INSERT INTO events ({_COLUMNS}) VALUES ({self._marks(11)})"  # noqa: S608
+            f"INSERT INTO events ({_COLUMNS}) VALUES ({self._marks(12)})"  # noqa: S608
             " ON CONFLICT (dedup_key) DO NOTHING"
         )
         # Each thread keeps its connection between batches: a pool checkout (with its liveness
@@ -79,7 +79,7 @@ class FastPath:
         rows = [
             (
                 e.id, e.educator, e.tenant_id, e.event_type, e.dedup_key, e.payload, e.status,
-                e.status_reason, 0, self._time(e.received_at), self._time(e.received_at),
+                e.status_reason, 0, self._time(e.received_at), self._time(e.received_at), e.source,
             )
             for e in batch
         ]  # fmt: skip

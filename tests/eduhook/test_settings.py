@@ -61,3 +61,36 @@ def test_eduframe_cache_times_default_and_refuse_negatives_naming_the_key(
     monkeypatch.setenv(name, "-1")
     with pytest.raises(ValueError, match=name.removeprefix("EDUHOOK_").lower()):
         Settings()
+
+
+def test_reconcile_settings_from_the_file_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert (Settings().eduframe_webhook_ids, Settings().eduframe_reconcile_interval) == ([], 3600.0)
+    config = tmp_path / "eduhook.toml"
+    config.write_text('[eduframe]\nwebhook_ids = ["2f0c-a1", "b_7"]\nreconcile_interval = 600\n')
+    monkeypatch.setenv("EDUHOOK_CONFIG", str(config))
+    settings = Settings()
+    assert (settings.eduframe_webhook_ids, settings.eduframe_reconcile_interval) == (
+        ["2f0c-a1", "b_7"],
+        600.0,
+    )
+    monkeypatch.setenv("EDUHOOK_EDUFRAME_WEBHOOK_IDS", "c-1, d-2")
+    assert Settings().eduframe_webhook_ids == ["c-1", "d-2"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("EDUHOOK_EDUFRAME_WEBHOOK_IDS", "a/../b", "webhook id 1 must be"),
+        ("EDUHOOK_EDUFRAME_WEBHOOK_IDS", "a,b?x=1", "webhook id 2 must be"),
+        ("EDUHOOK_EDUFRAME_WEBHOOK_IDS", "a,a", "must not repeat"),
+        ("EDUHOOK_EDUFRAME_RECONCILE_INTERVAL", "0", "eduframe_reconcile_interval"),
+    ],
+)
+def test_reconcile_settings_are_validated(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=problem):
+        Settings()
