@@ -12,8 +12,10 @@ import httpx
 import orjson
 import pytest
 import redis
+from click.testing import CliRunner
 from starlette.types import ASGIApp
 
+from eduhook.cli.main import cli
 from eduhook.ledger import EventLedger, EventRecord, create_engine_for
 from eduhook.settings import Settings
 from handlers.partners.eduframe import EduframeClient
@@ -148,3 +150,28 @@ def test_reconcile_without_webhooks_to_watch_is_a_clear_error(
     )  # fmt: skip
     assert done.returncode == 1
     assert "set eduframe.webhook_ids" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "code", "message"),
+    [
+        (["--since", "last tuesday"], {}, 2, "'last tuesday' is not an ISO 8601 date or date-time"),
+        (
+            ["--dry-run"],
+            {"EDUHOOK_EDUFRAME_API_TOKEN": "wrong-token"},
+            1,
+            "cannot read Eduframe's notification log",
+        ),
+    ],
+)
+def test_reconcile_errors_are_clear_and_record_nothing(
+    outage: Outage, eduhook_settings: Settings, args: list[str], env: dict[str, str], code: int, message: str
+) -> None:
+    outage.receiver.stop()
+    outage.emit(9200)
+    environment = settings_env(eduhook_settings, **{**outage.env, **env})
+    result = CliRunner().invoke(cli, ["reconcile", "eduframe", *args], env=environment)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert "wrong-token" not in result.output
+    assert outage.events() == []
