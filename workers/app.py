@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import redis
 from celery import Celery
@@ -38,7 +38,7 @@ class _PerProcess:
         self._processor: EventProcessor | None = None
         self._scheduler: Scheduler | None = None
         self._reconciler: EduframeReconciler | None = None
-        self._publish: Callable[[Sequence[str]], None] = lambda event_ids: None
+        self._broker: redis.Redis | None = None
 
     def _build(self) -> None:
         settings = self.settings
@@ -56,15 +56,14 @@ class _PerProcess:
             abandon_after=dt.timedelta(seconds=settings.abandon_after),
             max_abandoned=settings.max_abandoned,
         )
-        broker = redis.Redis.from_url(self.redis_url)
-
-        def publish(event_ids: Sequence[str]) -> None:
-            push_process_events(broker, event_ids, queue=self.queue)
-
-        self._publish = publish
+        self._broker = redis.Redis.from_url(self.redis_url)
         self._reconciler = None
-        self._scheduler = Scheduler.from_settings(settings, ledger, publish, utc_now)
+        self._scheduler = Scheduler.from_settings(settings, ledger, self._publish, utc_now)
         self._pid = os.getpid()
+
+    def _publish(self, event_ids: Sequence[str]) -> None:
+        assert self._broker is not None, "built by _build"
+        push_process_events(self._broker, event_ids, queue=self.queue)
 
     def processor(self) -> EventProcessor:
         if self._processor is None or self._pid != os.getpid():
