@@ -171,10 +171,11 @@ class EduframeReconciler:
         progress: Callable[[int], None] | None = None,
     ) -> Reconciliation:
         report = Reconciliation(dry_run=dry_run, webhooks=len(self.webhook_ids))
+        seen: set[str] = set()
         for start in range(0, len(notices), CHUNK):
             chunk = notices[start : start + CHUNK]
             candidates = self._candidates(chunk, report)
-            self._record_chunk(candidates, report)
+            self._record_chunk(candidates, report, seen)
             if progress is not None:
                 progress(len(chunk))
         return report
@@ -196,9 +197,14 @@ class EduframeReconciler:
         report.found += len(candidates)
         return candidates
 
-    def _record_chunk(self, candidates: Sequence[_Candidate], report: Reconciliation) -> None:
-        # One event delivered to two watched webhooks is one event: the first notice stands for it.
-        unique = {c.envelope.dedup_key: c for c in candidates}
+    def _record_chunk(self, candidates: Sequence[_Candidate], report: Reconciliation, seen: set[str]) -> None:
+        # One event delivered to two watched webhooks is one event: its first notice in the run
+        # stands for it, and the others count as already had.
+        unique: dict[str, _Candidate] = {}
+        for candidate in candidates:
+            if candidate.envelope.dedup_key not in seen:
+                unique.setdefault(candidate.envelope.dedup_key, candidate)
+        seen.update(unique)
         known = self.ledger.known_dedup_keys(list(unique))
         report.already_had += len(candidates) - len(unique) + len(known)
         missing = [c for key, c in unique.items() if key not in known]

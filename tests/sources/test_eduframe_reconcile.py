@@ -53,7 +53,9 @@ class Log:
         result: dict[str, Any] = response.json()
         return result
 
-    def reconciler(self, *, educators: Sequence[str] = (), publish: Any = None) -> EduframeReconciler:
+    def reconciler(
+        self, *, educators: Sequence[str] = (), publish: Any = None, webhook_ids: Sequence[str] = ()
+    ) -> EduframeReconciler:
         def push(event_ids: Sequence[str]) -> None:
             push_process_events(self.broker, event_ids)
 
@@ -62,7 +64,7 @@ class Log:
             ledger=self.ledger,
             publish=publish or push,
             handles=lambda event: event == "order.approved",
-            webhook_ids=[self.webhook_id],
+            webhook_ids=webhook_ids or [self.webhook_id],
             educators=educators,
             clock=lambda: NOW,
         )
@@ -188,3 +190,18 @@ def test_with_redis_down_the_recovered_events_stay_received_for_the_scheduler(lo
     [event] = log.ledger.search(limit=10)
     assert event.status == "received"
     assert log.ledger.unqueued(NOW + dt.timedelta(minutes=1)) == [event.id]
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_one_event_given_up_by_two_watched_webhooks_is_one_event_across_pages(
+    log: Log, dry_run: bool
+) -> None:
+    second = log.client.create_webhook(closed_port_url(), events=["order.approved"]).id
+    for n in range(60):  # 120 notices: more than one chunk, each event in both
+        log.emit(event="order.approved", event_data={"id": 5700 + n})
+
+    reconciler = log.reconciler(webhook_ids=[log.webhook_id, second])
+    report = reconciler.record(reconciler.read(None), dry_run=dry_run)
+
+    assert (report.webhooks, report.found, report.already_had, report.recovered) == (2, 120, 60, 60)
+    assert len(log.ledger.search(limit=200)) == (0 if dry_run else 60)
