@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -41,6 +42,8 @@ _TOML_SECTIONS = {
 }
 
 Jitter = Literal["full", "none"]
+# Eduframe's webhook ids are UUIDs; this also admits other plain ids, never a path or a query.
+_WEBHOOK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class RetryOverride(BaseModel):
@@ -197,6 +200,10 @@ class Settings(BaseSettings):
     # A user read this recently serves the same worker's other events of one purchase; 0 turns it
     # off. Users are personal data, so this cache stays in the worker process, never in Redis.
     eduframe_user_cache_seconds: float = Field(60.0, ge=0)
+    # Reconciliation (sources/eduframe.py): the webhooks whose given-up deliveries eduhook reads
+    # back from Eduframe's notification log, and how often (seconds) beat does so.
+    eduframe_webhook_ids: Annotated[list[str], NoDecode] = []
+    eduframe_reconcile_interval: float = Field(3600.0, gt=0)
     # A worker holding a partner effect's claim longer than this is presumed dead.
     effect_lease_seconds: float = 120.0
 
@@ -228,7 +235,7 @@ class Settings(BaseSettings):
     # A worker dying on the same event this many times makes the event dead ("poison").
     max_abandoned: int = Field(3, ge=1)
 
-    @field_validator("webhook_tokens", "educators", "handler_modules", mode="before")
+    @field_validator("webhook_tokens", "educators", "handler_modules", "eduframe_webhook_ids", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -240,6 +247,17 @@ class Settings(BaseSettings):
     def _parse_limit(cls, value: Any, info: ValidationInfo) -> PartnerLimit | None:
         assert info.field_name is not None
         return parse_limit(info.field_name, value)
+
+    @field_validator("eduframe_webhook_ids")
+    @classmethod
+    def _check_webhook_ids(cls, ids: list[str]) -> list[str]:
+        """Each id goes into a URL path, so only Eduframe's id characters are accepted."""
+        for n, webhook_id in enumerate(ids, start=1):
+            if not _WEBHOOK_ID.fullmatch(webhook_id):
+                raise ValueError(f"webhook id {n} must be 1-64 letters, digits, '-' or '_'")
+        if len(set(ids)) != len(ids):
+            raise ValueError("webhook ids must not repeat")
+        return ids
 
     @model_validator(mode="after")
     def _check_retry_delays(self) -> Self:

@@ -1,1 +1,1 @@
-"""Events no webhook brings: ``receiver/`` takes what is pushed to eduhook; ``sources/`` pulls what is not."""
+"""Sources of events that no webhook brings: `receiver/` takes what is pushed to eduhook; `sources/` pulls what is not."""

@@ -16,6 +16,7 @@ from eduhook.ledger import EventLedger, create_engine_for
 from eduhook.settings import Settings
 from handlers.context import HandlerContext, utc_now
 from handlers.registry import load_registry
+from sources.eduframe import EduframeReconciler, reconciler_for
 from sources.studyabroad101 import ScheduledPoll, build_lead_poller
 from workers.messages import DEFAULT_QUEUE, PROCESS_EVENT, push_process_events
 from workers.processor import EventProcessor
@@ -23,6 +24,7 @@ from workers.retry import RetryPolicy
 from workers.schedule import SCHEDULE, SCHEDULE_QUEUE, Scheduler
 
 POLL_STUDYABROAD101 = "eduhook.poll_studyabroad101"
+RECONCILE = "eduhook.reconcile_eduframe"
 
 log = logging.getLogger("eduhook.worker")
 
@@ -38,6 +40,8 @@ class _PerProcess:
         self._processor: EventProcessor | None = None
         self._scheduler: Scheduler | None = None
         self._lead_poll: ScheduledPoll | None = None
+        self._reconciler: EduframeReconciler | None = None
+        self._broker: redis.Redis | None = None
 
     def _build(self) -> None:
         settings = self.settings
@@ -55,14 +59,17 @@ class _PerProcess:
             abandon_after=dt.timedelta(seconds=settings.abandon_after),
             max_abandoned=settings.max_abandoned,
         )
-        broker = redis.Redis.from_url(self.redis_url)
-
-        def publish(event_ids: Sequence[str]) -> None:
-            push_process_events(broker, event_ids, queue=self.queue)
-
-        self._scheduler = Scheduler.from_settings(settings, ledger, publish, utc_now)
-        self._lead_poll = ScheduledPoll(lambda: build_lead_poller(settings, ledger, publish, clock=utc_now))
+        self._broker = redis.Redis.from_url(self.redis_url)
+        self._reconciler = None
+        self._scheduler = Scheduler.from_settings(settings, ledger, self._publish, utc_now)
+        self._lead_poll = ScheduledPoll(
+            lambda: build_lead_poller(settings, ledger, self._publish, clock=utc_now)
+        )
         self._pid = os.getpid()
+
+    def _publish(self, event_ids: Sequence[str]) -> None:
+        assert self._broker is not None, "built by _build"
+        push_process_events(self._broker, event_ids, queue=self.queue)
 
     def processor(self) -> EventProcessor:
         if self._processor is None or self._pid != os.getpid():
@@ -75,6 +82,13 @@ class _PerProcess:
             self._build()
         assert self._lead_poll is not None
         return self._lead_poll
+
+    def reconciler(self) -> EduframeReconciler:
+        """Built on first use: only the reconcile runs need an Eduframe client of their own."""
+        ledger = self.processor().ledger
+        if self._reconciler is None:
+            self._reconciler = reconciler_for(self.settings, ledger, self._publish, utc_now)
+        return self._reconciler
 
     def scheduler(self) -> Scheduler:
         if self._scheduler is None or self._pid != os.getpid():
@@ -91,7 +105,11 @@ def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QU
     interval = settings.scheduler_interval
     app.conf.update(
         task_default_queue=queue,
-        task_routes={SCHEDULE: {"queue": SCHEDULE_QUEUE}, POLL_STUDYABROAD101: {"queue": SCHEDULE_QUEUE}},
+        task_routes={
+            SCHEDULE: {"queue": SCHEDULE_QUEUE},
+            POLL_STUDYABROAD101: {"queue": SCHEDULE_QUEUE},
+            RECONCILE: {"queue": SCHEDULE_QUEUE},
+        },
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -112,6 +130,7 @@ def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QU
         beat_schedule={
             "schedule": {"task": SCHEDULE, "schedule": interval, "options": {"expires": interval}},
             **_source_schedule(settings),
+            **reconcile_schedule(settings),
         },
         beat_max_loop_interval=min(5.0, interval),
     )
@@ -140,6 +159,11 @@ def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QU
         report = processors.lead_poll().run()
         return report.new if report is not None else 0
 
+    @app.task(name=RECONCILE)
+    def reconcile_eduframe() -> int:
+        """Record the webhooks Eduframe gave up on (sources/eduframe.py); returns how many."""
+        return processors.reconciler().run_scheduled().recovered
+
     app.eduhook_processors = processors  # type: ignore[attr-defined]
     return app
 
@@ -150,6 +174,14 @@ def _source_schedule(settings: Settings) -> dict[str, dict[str, object]]:
         return {}
     every = settings.studyabroad101_poll_interval
     return {"studyabroad101": {"task": POLL_STUDYABROAD101, "schedule": every, "options": {"expires": every}}}
+
+
+def reconcile_schedule(settings: Settings) -> dict[str, dict[str, object]]:
+    """Beat's reconcile entry, when there are webhooks to watch; a run left over expires."""
+    if not settings.eduframe_webhook_ids:
+        return {}
+    interval = settings.eduframe_reconcile_interval
+    return {"reconcile-eduframe": {"task": RECONCILE, "schedule": interval, "options": {"expires": interval}}}
 
 
 def worker_queues(queue: str = DEFAULT_QUEUE) -> str:

@@ -130,10 +130,9 @@ def partner_problems(settings: Settings, table: RouteTable) -> list[str]:
         return PennFosterClient.from_settings(settings, token_cache=MemoryTokenCache())
 
     needed: list[tuple[str, str, Callable[[], PartnerClient]]] = []
-    if table.routes:
-        needed.append(
-            ("eduframe", "every route re-reads Eduframe", lambda: EduframeClient.from_settings(settings))
-        )
+    if table.routes or settings.eduframe_webhook_ids:
+        reader = "every route re-reads Eduframe" if table.routes else "eduframe.webhook_ids are reconciled"
+        needed.append(("eduframe", reader, lambda: EduframeClient.from_settings(settings)))
     if senders := _senders(table, "penn_foster"):
         needed.append(("penn_foster", f"{senders} to Penn Foster", penn_foster))
     if senders := _senders(table, "appsembler"):

@@ -1,5 +1,5 @@
-"""The ``eduhook`` command: serve, worker, beat, dev, db, events, dlq, replay, audit, status, flower,
-sandbox."""
+"""The ``eduhook`` command: serve, worker, beat, dev, db, events, dlq, replay, audit, status, sync,
+reconcile, flower, sandbox."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from eduhook.cli.dlq import dlq
 from eduhook.cli.events import events
 from eduhook.cli.processes import beat, dev, flower, serve, worker
+from eduhook.cli.reconcile import reconcile
 from eduhook.cli.replay import audit, replay
 from eduhook.cli.routes import routes
 from eduhook.cli.status import status
@@ -78,7 +79,21 @@ def db_upgrade(obj: Context) -> None:
     click.echo(f"ledger schema at version {after}" + (f" (was {before})" if before != after else ""))
 
 
-for command in (serve, worker, beat, dev, flower, events, dlq, replay, audit, routes, status, sync):
+for command in (
+    serve,
+    worker,
+    beat,
+    dev,
+    flower,
+    events,
+    dlq,
+    replay,
+    audit,
+    reconcile,
+    routes,
+    status,
+    sync,
+):
     cli.add_command(command)
 
 

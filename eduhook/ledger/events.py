@@ -17,10 +17,13 @@ from eduhook.ledger.fastpath import FastPath
 from eduhook.ledger.filters import EventFilter
 from eduhook.ledger.lost import abandon_open_attempt, lost_attempts, mark_lost_for_good
 
+# Bound parameters per IN (…) query: far below SQLite's and PostgreSQL's limits.
+_KEYS_PER_QUERY = 500
+
 
 @dataclass(frozen=True)
 class NewEvent:
-    """An event as the receiver hands it to the ledger."""
+    """An event as the receiver (or a source that pulls what no webhook brought) hands it to the ledger."""
 
     id: str
     educator: str
@@ -31,7 +34,7 @@ class NewEvent:
     status: str
     status_reason: str | None
     received_at: dt.datetime
-    source: str = "eduframe"  # the receiver's; each poller in ``sources/`` has its own
+    source: str = "eduframe"  # who brought it: "eduframe" (a webhook) or a source in sources/
 
     def __repr__(self) -> str:  # the payload carries personal data
         return f"NewEvent(id={self.id!r}, type={self.event_type!r}, educator={self.educator!r})"
@@ -176,14 +179,15 @@ class EventLedger:
         return [_stored(e, stored) for e in batch]
 
     def known_dedup_keys(self, keys: Sequence[str]) -> set[str]:
-        """Which of ``keys`` the ledger already holds: what a dry run reports as already known."""
+        """Which of ``keys`` the ledger already holds, for sources that count before they record."""
         t = schema.events
-        found: set[str] = set()
+        known: set[str] = set()
+        unique = list(dict.fromkeys(keys))
         with self.engine.connect() as conn:
-            for start in range(0, len(keys), 500):
-                chunk = list(keys[start : start + 500])
-                found.update(conn.execute(sa.select(t.c.dedup_key).where(t.c.dedup_key.in_(chunk))).scalars())
-        return found
+            for start in range(0, len(unique), _KEYS_PER_QUERY):
+                chunk = unique[start : start + _KEYS_PER_QUERY]
+                known.update(conn.execute(sa.select(t.c.dedup_key).where(t.c.dedup_key.in_(chunk))).scalars())
+        return known
 
     def mark_queued(self, event_ids: Sequence[str], now: dt.datetime) -> int:
         """``received`` → ``queued`` once the broker holds the message; later states are left alone."""

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from sandbox.base import SandboxClock, json_response, read_json
 from sandbox.eduframe.api import authenticated
 from sandbox.eduframe.records import WEBHOOK_EVENTS, iso, parse_iso
-from sandbox.eduframe.responses import error, not_found, paged
+from sandbox.eduframe.responses import cursor_paged, error, not_found, paged
 from sandbox.eduframe.state import EduframeState
 
 
@@ -116,7 +116,7 @@ def webhook_routes(state: EduframeState, clock: SandboxClock) -> list[Route]:
             and n.created_at >= bounds.get("start", float("-inf"))
             and n.created_at < bounds.get("end", float("inf"))
         ]
-        return paged(request, items)
+        return cursor_paged(request, items)
 
     def guarded(handler: Any) -> Any:
         return authenticated(state, handler)

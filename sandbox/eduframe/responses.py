@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 from typing import Any
 from urllib.parse import urlencode
@@ -84,6 +85,42 @@ def paged(request: Request, items: list[dict[str, Any]]) -> Response:
         links.append(f'<{_page_url(request, last, per_page)}>; rel="last"')
     headers = {"Link": ", ".join(links)} if links else None
     return json_response(items[start : start + per_page], 200, headers)
+
+
+def cursor_paged(request: Request, items: list[dict[str, Any]]) -> Response:
+    """One page of ``items`` after the ``cursor`` (an opaque token naming the last id served), with
+    ``Link: <…>; rel="next"`` while more follow. Unlike page numbers, a cursor does not shift
+    when items are added while a client pages through, as Eduframe's cursor-paged lists do."""
+    raw = request.query_params.get("per_page")
+    if raw is not None and raw != "" and not (raw.isdigit() and int(raw) >= 1):
+        return error(400, "Invalid pagination parameters", {"per_page": ["must be an integer >= 1"]})
+    per_page = min(int(raw), MAX_PER_PAGE) if raw else DEFAULT_PER_PAGE
+    start = 0
+    cursor = request.query_params.get("cursor")
+    if cursor:
+        ids = [str(item["id"]) for item in items]
+        after = _cursor_id(cursor)
+        if after is None or after not in ids:
+            return error(400, "Invalid cursor", {"cursor": ["is not a cursor of this list"]})
+        start = ids.index(after) + 1
+    page = items[start : start + per_page]
+    headers = None
+    if start + per_page < len(items):
+        pairs = [(k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "per_page")]
+        pairs += [("cursor", _cursor_of(str(page[-1]["id"]))), ("per_page", str(per_page))]
+        headers = {"Link": f'<{request.url.replace(query=urlencode(pairs))}>; rel="next"'}
+    return json_response(page, 200, headers)
+
+
+def _cursor_of(item_id: str) -> str:
+    return base64.urlsafe_b64encode(item_id.encode()).decode("ascii")
+
+
+def _cursor_id(cursor: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
+    except (ValueError, UnicodeError):
+        return None
 
 
 def _page_url(request: Request, page: int, per_page: int) -> str:

@@ -100,6 +100,15 @@ def test_handler_modules_and_partner_credentials_are_checked_once_settings_are_v
     ]
 
 
+def test_webhooks_to_reconcile_need_eduframe_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDUHOOK_EDUFRAME_WEBHOOK_IDS", "2b8f0c1e")
+    assert check_configuration().problems == [
+        "eduframe: EDUFRAME_API_TOKEN is not set (eduframe.webhook_ids are reconciled)"
+    ]
+    monkeypatch.setenv("EDUHOOK_EDUFRAME_API_TOKEN", "a-token")
+    assert check_configuration().problems == []
+
+
 def test_no_file_and_no_routes_is_a_valid_configuration() -> None:
     report = check_configuration()
     assert report.problems == [] and report.settings is not None and report.routes.routes == ()

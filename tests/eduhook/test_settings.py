@@ -76,3 +76,36 @@ def test_client_deadlines_from_the_file_and_the_environment(
     config.write_text("keep_alive_timeout = -1\n")
     with pytest.raises(ValidationError, match=r"keep_alive_timeout\n  Input should be greater than 0"):
         Settings()
+
+
+def test_reconcile_settings_from_the_file_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert (Settings().eduframe_webhook_ids, Settings().eduframe_reconcile_interval) == ([], 3600.0)
+    config = tmp_path / "eduhook.toml"
+    config.write_text('[eduframe]\nwebhook_ids = ["2f0c-a1", "b_7"]\nreconcile_interval = 600\n')
+    monkeypatch.setenv("EDUHOOK_CONFIG", str(config))
+    settings = Settings()
+    assert (settings.eduframe_webhook_ids, settings.eduframe_reconcile_interval) == (
+        ["2f0c-a1", "b_7"],
+        600.0,
+    )
+    monkeypatch.setenv("EDUHOOK_EDUFRAME_WEBHOOK_IDS", "c-1, d-2")
+    assert Settings().eduframe_webhook_ids == ["c-1", "d-2"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("EDUHOOK_EDUFRAME_WEBHOOK_IDS", "a/../b", "webhook id 1 must be"),
+        ("EDUHOOK_EDUFRAME_WEBHOOK_IDS", "a,b?x=1", "webhook id 2 must be"),
+        ("EDUHOOK_EDUFRAME_WEBHOOK_IDS", "a,a", "must not repeat"),
+        ("EDUHOOK_EDUFRAME_RECONCILE_INTERVAL", "0", "eduframe_reconcile_interval"),
+    ],
+)
+def test_reconcile_settings_are_validated(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=problem):
+        Settings()

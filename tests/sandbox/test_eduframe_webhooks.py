@@ -137,6 +137,33 @@ def test_exhausted_retries_mark_the_notification_failed_and_list_it(serve: Serve
     assert world.client.list_failed_webhook_notifications(world.webhook_id, end=FIXED_NOW) == []
 
 
+def test_the_failed_list_pages_with_a_cursor_that_new_failures_do_not_shift(serve: Serve) -> None:
+    world = start(serve, [503])
+    for n in range(12):
+        world.emit(event="order.approved", event_data={"id": 6000 + n})
+    url = f"{world.sandbox.url}/webhooks/{world.webhook_id}/notifications/failed"
+    headers = {"Authorization": f"Bearer {DEFAULT_API_TOKEN}"}
+
+    first = httpx.get(url, headers=headers, params={"per_page": 5})
+    assert first.status_code == 200 and len(first.json()) == 5
+    assert "cursor=" in first.links["next"]["url"] and "&page=" not in first.links["next"]["url"]
+    world.emit(event="order.approved", event_data={"id": 6100})  # fails while the client pages
+    ids = [n["id"] for n in first.json()]
+    next_url: str | None = first.links["next"]["url"]
+    while next_url:
+        page = httpx.get(next_url, headers=headers)
+        assert page.status_code == 200 and len(page.json()) <= 5
+        ids += [n["id"] for n in page.json()]
+        next_url = page.links.get("next", {}).get("url")
+    assert len(ids) == len(set(ids)) == 13
+
+    every = world.client.list_failed_webhook_notifications(world.webhook_id)  # per_page 100, one page
+    assert [n.id for n in every] == ids
+    bad = httpx.get(url, headers=headers, params={"cursor": "bm90LWFuLWlk"})
+    assert bad.status_code == 400 and set(bad.json()["errors"]) == {"cursor"}
+    assert httpx.get(url, headers=headers, params={"per_page": "0"}).status_code == 400
+
+
 def test_a_receiver_slower_than_the_timeout_counts_as_a_failed_attempt(serve: Serve) -> None:
     world = start(serve, [200, 200, 200], delay=0.5, delivery_timeout=0.05)
 
