@@ -12,23 +12,11 @@ from eduhook.ledger import EventLedger, NewEvent, create_engine_for, upgrade
 from eduhook.settings import Settings
 from handlers.context import HandlerContext
 from handlers.registry import load_registry
+from tests.eduhook.test_startup_checks import MISPLACED_GENDER
 from workers.processor import EventProcessor
 from workers.retry import RetryPolicy
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
-MISPLACED_GENDER = """
-[[routes]]
-name = "nursing"
-course_code = "PF-NURSE"
-[routes.penn_foster]
-program_id = "NUR01105"
-organization_id = 141982
-location_id = 244648
-client_id = 329209
-enrollment_type = "B2B"
-contact_email_address = "enrollments@example.com"
-gender = "F"
-"""
 
 
 def process_one_order(settings: Settings) -> tuple[str, EventLedger]:
