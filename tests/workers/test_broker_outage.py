@@ -87,5 +87,19 @@ def test_an_event_recorded_while_redis_was_down_is_queued_by_beat(
     event_id = during.json()["event_id"]
     own_redis.start()  # empty: the message was never published
 
-    assert wait_until(lambda: (e := ledger.get(event_id)) and e.status == "succeeded", 60, "the swept event")
+    # Generous: after the restart the worker reconnects with kombu's backoff (2 s, then 4 s, ...),
+    # which a loaded machine stretches; the logs say where it stood if it still times out.
+    try:
+        wait_until(lambda: (e := ledger.get(event_id)) and e.status == "succeeded", 120, "the swept event")
+    except AssertionError as timed_out:
+        raise AssertionError(f"{timed_out}; {ledger.get(event_id)}\n{_logs(eduhook_settings)}") from None
     assert redis.Redis.from_url(own_redis.url).lrange("test:handled", 0, -1) == [event_id.encode()]
+
+
+def _logs(settings: Settings) -> str:
+    """The last lines of every eduhook process this test started."""
+    tails = []
+    for log in sorted(settings.data_dir.glob("*.log")):
+        lines = log.read_text(errors="replace").splitlines()[-30:]
+        tails.append(f"--- {log.name}\n" + "\n".join(lines))
+    return "\n".join(tails)
