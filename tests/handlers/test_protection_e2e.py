@@ -133,7 +133,10 @@ def test_penn_foster_down_gets_the_calls_that_trip_the_breaker_and_one_probe_per
     enrollments = world.enrollments_of(world.order_id) + world.enrollments_of(world.order_25_id)
     ids = [webhook(receiver_url, "enrollment.created", id=e) for e in enrollments]
     wait_until(lambda: "breaker pennfoster: open until" in worker_logs(eduhook_settings), 60, what="trip")
-    time.sleep(15)  # the outage goes on: nothing to wait for, the breaker keeps Penn Foster quiet
+    # The outage goes on through three cool-downs (1, 2 and 4 s): the breaker's own failed probes
+    # mark the time, and the next is a 4 s cool-down away, so the counts below are taken at rest.
+    failed_probes = "the probe failed; open again"
+    wait_until(lambda: worker_logs(eduhook_settings).count(failed_probes) >= 3, 60, what="three probes")
     during = len(requests_to(world.pennfoster))
     log = worker_logs(eduhook_settings)
     assert httpx.delete(world.pennfoster + "/_sandbox/faults").status_code == 200
