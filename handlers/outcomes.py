@@ -37,13 +37,15 @@ class Problems:
                 message, partner=first.partner or "", resume_at=first.resume_at, now=time.time()
             )
         if transient:
+            # The ledger reports a failure that happened at a partner, not a call held back.
+            failed = next(e for e in transient if not isinstance(e, DeferredError))
             retry_after = max((e.retry_after for e in transient if e.retry_after), default=None)
             raise TransientError(
                 message,
                 retry_after=retry_after,
-                partner=transient[0].partner,
-                status_code=transient[0].status_code,
-                partner_code=transient[0].partner_code,
+                partner=failed.partner,
+                status_code=failed.status_code,
+                partner_code=failed.partner_code,
             )
         worst = next((e for e in self.errors if isinstance(e, ConfigurationError)), first)
         kind = ConfigurationError if isinstance(worst, ConfigurationError) else PermanentError

@@ -30,3 +30,12 @@ def test_a_real_failure_among_deferrals_uses_an_attempt_and_waits_for_the_partne
         problems.raise_if_any(done=0)
     assert not isinstance(raised.value, DeferredError)
     assert raised.value.retry_after is not None and raised.value.retry_after > 29
+
+
+def test_a_real_failure_after_a_deferral_is_the_one_the_ledger_reports() -> None:
+    """A batch held back by the breaker before another batch's 503 must not hide the 503."""
+    failed = TransientError("HTTP 503", partner="pennfoster", status_code=503, partner_code="X1")
+    with pytest.raises(TransientError) as raised:
+        Problems([held("pennfoster", 30), failed]).raise_if_any(done=0)
+    error = raised.value
+    assert (error.partner, error.status_code, error.partner_code) == ("pennfoster", 503, "X1")
