@@ -239,7 +239,7 @@ def _now() -> dt.datetime:
 
 @click.group()
 def audit() -> None:
-    """The audit of replays: who, when, why, and which events."""
+    """The audit of replays and purges: who, when, why, and which events."""
 
 
 @audit.command("list")
@@ -247,7 +247,7 @@ def audit() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
 def audit_list(obj: Context, limit: int, as_json: bool) -> None:
-    """The newest replays first."""
+    """The newest entries first."""
     engine = engine_of(obj)
     try:
         entries = ReplayLedger(engine).audit(limit)
@@ -260,10 +260,13 @@ def audit_list(obj: Context, limit: int, as_json: bool) -> None:
         as_json=as_json,
         document=audit_document,
         empty="no replays yet",
-        header=f"{'ID':>5}  {'WHEN':19}  {'WHO':12}  {'QUEUED':>6}  {'SKIPPED':>7}  SELECTION / REASON",
+        header=(
+            f"{'ID':>5}  {'ACTION':9}  {'WHEN':19}  {'WHO':12}  {'QUEUED':>6}  {'SKIPPED':>7}  "
+            "SELECTION / REASON"
+        ),
         row=lambda e: (
-            f"{e.id:>5}  {e.created_at:%Y-%m-%d %H:%M:%S}  {e.actor[:12]:12}  {e.queued:>6}  {e.skipped:>7}  "
-            f"{orjson.dumps(e.selection).decode()[:60]}  {e.reason or ''}"
+            f"{e.id:>5}  {e.action:9}  {e.created_at:%Y-%m-%d %H:%M:%S}  {e.actor[:12]:12}  "
+            f"{e.queued:>6}  {e.skipped:>7}  {orjson.dumps(e.selection).decode()[:60]}  {e.reason or ''}"
         ),
     )
 
@@ -271,6 +274,7 @@ def audit_list(obj: Context, limit: int, as_json: bool) -> None:
 def audit_document(entry: AuditEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
+        "action": entry.action,
         "actor": entry.actor,
         "reason": entry.reason,
         "created_at": entry.created_at.isoformat(),

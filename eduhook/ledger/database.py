@@ -244,6 +244,13 @@ def _v5_cursors(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.cursors])
 
 
+def _v6_audit_actions(conn: Connection) -> None:
+    """The audit records purges and payload retention beside replays: each row says which."""
+    present = {column["name"] for column in sa.inspect(conn).get_columns("replays")}
+    if "action" not in present:
+        conn.execute(sa.text("ALTER TABLE replays ADD COLUMN action VARCHAR(16) NOT NULL DEFAULT 'replay'"))
+
+
 # Each step runs once, in order, in its own transaction; append new steps, never edit old ones.
 MIGRATIONS: Sequence[Callable[[Connection], None]] = (
     _v1_initial,
@@ -251,6 +258,7 @@ MIGRATIONS: Sequence[Callable[[Connection], None]] = (
     _v3_tenant_in_dedup_key,
     _v4_effect_generations,
     _v5_cursors,
+    _v6_audit_actions,
 )
 
 

@@ -51,6 +51,7 @@ class ReplayBatch:
 @dataclass(frozen=True)
 class AuditEntry:
     id: int
+    action: str
     actor: str
     reason: str | None
     selection: dict[str, Any]
@@ -109,11 +110,12 @@ class ReplayLedger:
         selection: dict[str, Any],
         event_ids: Sequence[str],
         now: dt.datetime,
+        action: str = "replay",
     ) -> int:
-        """Record who replays what and why, before anything is queued; returns the audit id."""
+        """Record who does what and why, before anything is changed; returns the audit id."""
         row = {
-            "actor": actor, "reason": reason, "selection": selection, "event_ids": list(event_ids),
-            "queued": 0, "skipped": 0, "created_at": now,
+            "action": action, "actor": actor, "reason": reason, "selection": selection,
+            "event_ids": list(event_ids), "queued": 0, "skipped": 0, "created_at": now,
         }  # fmt: skip
         with self.engine.begin() as conn:
             result = conn.execute(schema.replays.insert().values(**row).returning(schema.replays.c.id))
@@ -158,7 +160,7 @@ class ReplayLedger:
         return batch
 
     def audit(self, limit: int = 50) -> list[AuditEntry]:
-        """The newest replays first."""
+        """The newest entries first: replays, purges and retention runs."""
         r = schema.replays
         query = sa.select(r).order_by(r.c.created_at.desc(), r.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:

@@ -132,6 +132,8 @@ replays = sa.Table(
     "replays",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # What was done: ``replay``, ``purge`` (events deleted) or ``retention`` (payloads redacted).
+    sa.Column("action", sa.String(16), nullable=False, server_default="replay"),
     sa.Column("actor", sa.String(128), nullable=False),
     sa.Column("reason", sa.Text),
     sa.Column("selection", sa.JSON, nullable=False),  # the ids or the filter the operator gave

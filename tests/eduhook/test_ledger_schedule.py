@@ -45,6 +45,17 @@ def test_upgrade_is_repeatable_and_reaches_the_newest_version(ledger: EventLedge
     assert {"retry_base", "last_partner", "last_http_status", "last_partner_code"} <= columns
 
 
+def test_a_version_5_audit_gains_its_action_column_and_old_rows_are_replays(ledger: EventLedger) -> None:
+    replays = ReplayLedger(ledger.engine)
+    replays.open_audit(actor="ops", reason="old", selection={}, event_ids=[], now=T0)
+    with ledger.engine.begin() as conn:  # back to what version 5 had
+        conn.execute(sa.text("ALTER TABLE replays DROP COLUMN action"))
+        conn.execute(sa.text("DELETE FROM schema_version WHERE version >= 6"))
+    assert upgrade(ledger.engine) == (5, len(MIGRATIONS))
+    replays.open_audit(actor="ops", reason="new", selection={}, event_ids=[], now=T0, action="purge")
+    assert [(e.reason, e.action) for e in replays.audit()] == [("new", "purge"), ("old", "replay")]
+
+
 def test_a_version_1_ledger_gains_the_failure_columns_and_keeps_its_events(ledger: EventLedger) -> None:
     ledger.insert_batch([new("old", "k-old")])
     with ledger.engine.begin() as conn:  # back to what version 1 had
@@ -181,6 +192,7 @@ def test_a_replay_gives_a_fresh_budget_and_is_audited(ledger: EventLedger) -> No
     assert (replayed.status, replayed.retry_base, replayed.attempts_in_budget) == ("queued", 1, 0)
     assert replays.replay(audit, ["done"], T0, force=True).queued == ["done"]
     [entry] = replays.audit()
+    assert entry.action == "replay"
     assert (entry.actor, entry.reason, entry.queued, entry.skipped, entry.event_ids) == (
         "ops", "partner fixed", 3, 3, ids,
     )  # fmt: skip
