@@ -52,7 +52,8 @@ class Statuses(click.ParamType):  # type: ignore[type-arg,unused-ignore]
         wrong = [s for s in given if s not in (SUCCEEDED, IGNORED)]
         if not given or wrong:
             hint = " (dead events need --include-dead)" if DEAD in wrong else ""
-            self.fail(f"statuses are {SUCCEEDED} and/or {IGNORED}, not {','.join(wrong) or value!r}{hint}")
+            named = ",".join(wrong) or repr(value)
+            self.fail(f"statuses are {SUCCEEDED} and/or {IGNORED}, not {named}{hint}", param, ctx)
         return list(dict.fromkeys(given))
 
 

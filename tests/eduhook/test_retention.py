@@ -145,3 +145,14 @@ def test_purge_deletes_old_final_events_and_attempts_but_never_effects(ledger: E
     assert (entry.action, entry.queued) == ("purge", 5)
     with pytest.raises(ValueError, match="cannot purge events in status failed"):
         retention.purgeable(cutoff, ["failed"])
+
+
+@pytest.mark.parametrize("days", ["0", "-5"])
+def test_retention_cannot_be_turned_off(days: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from eduhook.settings import Settings
+
+    monkeypatch.setenv("EDUHOOK_PAYLOAD_RETENTION_DAYS", days)
+    with pytest.raises(ValidationError, match="payload_retention_days"):
+        Settings()
