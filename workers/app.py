@@ -26,7 +26,8 @@ from workers.schedule import SCHEDULE, SCHEDULE_QUEUE, Scheduler
 POLL_STUDYABROAD101 = "eduhook.poll_studyabroad101"
 RECONCILE = "eduhook.reconcile_eduframe"
 RETENTION = "eduhook.apply_retention"
-RETENTION_CHUNKS = 200  # per run: 100,000 payloads; the next run carries on
+# Per run at most 100,000 payloads, and half the task time limit; the next run carries on.
+RETENTION_CHUNKS = 200
 
 log = logging.getLogger("eduhook.worker")
 
@@ -178,6 +179,7 @@ def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QU
         redacted = RetentionLedger(processors.processor().ledger.engine).apply_retention(
             now - dt.timedelta(days=days), now, actor="eduhook beat",
             reason=f"payload retention: {days} days", max_chunks=RETENTION_CHUNKS,
+            time_budget=settings.task_time_limit / 2,
         )  # fmt: skip
         if redacted:
             log.info("retention: %d payloads older than %d days replaced by their ids", redacted, days)

@@ -12,6 +12,7 @@ Both work in chunks, one transaction each, over an index, and both are written t
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -108,14 +109,19 @@ class RetentionLedger:
         actor: str,
         reason: str,
         max_chunks: int | None = None,
+        time_budget: float | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> int:
-        """Redact every old final event (at most ``max_chunks`` chunks); audited when any was."""
+        """Redact every old final event, audited when any was. A run stops after ``max_chunks``
+        chunks or once ``time_budget`` seconds are spent (between chunks); the next run carries on."""
         audit = ReplayLedger(self.engine)
         audit_id: int | None = None
         total = 0
         chunks = 0
+        started = time.monotonic()
         while max_chunks is None or chunks < max_chunks:
+            if time_budget is not None and chunks and time.monotonic() - started > time_budget:
+                break
             if audit_id is None and not self.count_unredacted(cutoff):
                 break
             if audit_id is None:

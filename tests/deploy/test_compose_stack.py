@@ -74,11 +74,13 @@ class Stack:
         return host_env({key: self.native(service.name, v) for key, v in service.environment.items()})
 
     def command(self, service: Service) -> list[str]:
-        command = service.command
-        if "--port" in command:
-            self.ports[service.name] = {service.option("--port") or "": free_port()}
-            at = command.index("--port") + 1
-            command = [*command[:at], str(self.ports[service.name][command[at]]), *command[at + 1 :]]
+        """``eduhook …`` as this machine runs it; every port option (``--port``, ``--metrics-port``)
+        gets a free port, which the service's healthcheck then uses too."""
+        command = list(service.command)
+        ports = self.ports.setdefault(service.name, {})
+        for at, option in enumerate(command[:-1]):
+            if option.startswith("--") and option.endswith("port"):
+                command[at + 1] = str(ports.setdefault(command[at + 1], free_port()))
         args = [self.native(service.name, part) for part in command[1:]]
         return [sys.executable, "-m", "eduhook.cli", *args]
 

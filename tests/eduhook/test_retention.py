@@ -104,13 +104,15 @@ def test_retention_redacts_old_final_events_in_chunks_once(ledger: EventLedger) 
     assert retention.count_unredacted(CUTOFF) == 0
 
 
-def test_retention_stops_after_max_chunks_and_the_next_run_carries_on(ledger: EventLedger) -> None:
+def test_retention_stops_after_max_chunks_or_its_time_and_the_next_run_carries_on(ledger: EventLedger) -> None:
     for n in range(5):
         add(ledger, f"e{n}", s.SUCCEEDED, 100)
     retention = RetentionLedger(ledger.engine, chunk=2)
     assert retention.apply_retention(CUTOFF, NOW, actor="beat", reason="r", max_chunks=1) == 2
-    assert retention.apply_retention(CUTOFF, NOW, actor="beat", reason="r") == 3
-    assert [e.queued for e in ReplayLedger(ledger.engine).audit()] == [3, 2]
+    # A spent time budget ends a run after its first chunk.
+    assert retention.apply_retention(CUTOFF, NOW, actor="beat", reason="r", time_budget=0) == 2
+    assert retention.apply_retention(CUTOFF, NOW, actor="beat", reason="r") == 1
+    assert [e.queued for e in ReplayLedger(ledger.engine).audit()] == [1, 2, 2]
 
 
 def test_purge_deletes_old_final_events_and_attempts_but_never_effects(ledger: EventLedger) -> None:
