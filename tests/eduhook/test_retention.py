@@ -104,7 +104,7 @@ def test_retention_redacts_old_final_events_in_chunks_once(ledger: EventLedger) 
     assert retention.count_unredacted(CUTOFF) == 0
 
 
-def test_retention_stops_after_max_chunks_or_its_time_and_the_next_run_carries_on(ledger: EventLedger) -> None:
+def test_a_run_stops_after_max_chunks_or_its_time_and_the_next_carries_on(ledger: EventLedger) -> None:
     for n in range(5):
         add(ledger, f"e{n}", s.SUCCEEDED, 100)
     retention = RetentionLedger(ledger.engine, chunk=2)
