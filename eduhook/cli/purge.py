@@ -117,7 +117,8 @@ def purge(
             _report(as_json, dry_run=dry_run, counts=counts, selection=selection, deleted=0, audit_id=None)
             return
         if not yes:
-            click.confirm(f"Delete {total} events received before {cutoff:%Y-%m-%d %H:%M} UTC?", abort=True)
+            question = f"Delete {total} events received before {cutoff:%Y-%m-%d %H:%M} UTC?"
+            click.confirm(question, abort=True, err=True)
         audit_id = ReplayLedger(engine).open_audit(
             actor=actor or getpass.getuser(), reason=reason, selection=selection, event_ids=[], now=now,
             action="purge",

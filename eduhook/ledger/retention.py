@@ -34,12 +34,17 @@ CHUNK = 500
 _ENVELOPE_KEYS = frozenset({"tenant_id", "educator", "event", "source", "provider"})
 
 
+# The ids handlers read from ``event_data`` (handlers/events_data.py), which accepts them as digit
+# strings too; any other ``*_id`` is kept only as a JSON number, never as text.
+_HANDLER_IDS = frozenset({"id", "student_id", "planned_course_id", "order_id"})
+
+
 def _is_id(key: str, value: Any) -> bool:
-    if not (key == "id" or key.endswith("_id")):
+    if not (key == "id" or key.endswith("_id")) or isinstance(value, bool):
         return False
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, str) and value.isdigit() and len(value) <= 20)
+    if isinstance(value, int):
+        return True
+    return key in _HANDLER_IDS and isinstance(value, str) and value.isdigit() and len(value) <= 20
 
 
 def skeleton(payload: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from eduhook.ledger.retention import RetentionLedger, skeleton
 
 NOW = dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.UTC)
 CUTOFF = NOW - dt.timedelta(days=90)
-PERSONAL = ("Ann-Marie", "Tester", "ann@example.com", "+15705550101", "1 Main Street", "1990-01-10")
+PERSONAL = ("Ann-Marie", "Tester", "ann@", "15705550101", "Main Street", "1990-01-10", "199001101234")
 
 
 def body(event_id: str, event: str = "enrollment.deleted") -> str:
@@ -27,6 +27,7 @@ def body(event_id: str, event: str = "enrollment.deleted") -> str:
                 "first_name": "Ann-Marie", "last_name": "Tester", "email": "ann@example.com",
                 "phone_id": "+15705550101", "address": {"address": "1 Main Street", "id": 9},
                 "custom": [{"birth_date": "1990-01-10"}], "external_id": "ann@example.com",
+                "national_id": "199001101234", "course_id": 12,
             },
             "note": "Ann-Marie Tester asked",
         }
@@ -58,7 +59,7 @@ def test_the_skeleton_keeps_routing_and_numeric_ids_only() -> None:
     assert kept == {
         "tenant_id": "6f1c2a9e-0000-4000-8000-000000000001", "educator": "acme",
         "event": "enrollment.deleted",
-        "event_data": {"id": 70001, "student_id": 501, "planned_course_id": "202"},
+        "event_data": {"id": 70001, "student_id": 501, "planned_course_id": "202", "course_id": 12},
     }  # fmt: skip
     lead = {
         "source": "studyabroad101",
@@ -89,7 +90,7 @@ def test_retention_redacts_old_final_events_in_chunks_once(ledger: EventLedger) 
         text = orjson.dumps(event.payload).decode()
         assert not [value for value in PERSONAL if value in text], event_id
         # What a later withdrawal or replay reads from the payload is still there.
-        assert event.data == {"id": 70001, "student_id": 501, "planned_course_id": "202"}
+        assert event.data == {"id": 70001, "student_id": 501, "planned_course_id": "202", "course_id": 12}
         assert ledger.attempts(event_id), "attempts stay"
     for event_id in ("old-dead", "old-failed", "young-ok"):
         event = ledger.get(event_id)
