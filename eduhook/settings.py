@@ -234,6 +234,12 @@ class Settings(BaseSettings):
     requeue_after: float = Field(300.0, gt=0)
     # A worker dying on the same event this many times makes the event dead ("poison").
     max_abandoned: int = Field(3, ge=1)
+    # Retention (eduhook/ledger/retention.py): succeeded and ignored events received this many days
+    # ago have their payload replaced by a skeleton of ids. It cannot be turned off (personal data
+    # must not live forever); a large number keeps payloads longer. Beat runs it every
+    # ``retention_interval`` seconds (daily).
+    payload_retention_days: int = Field(90, ge=1)
+    retention_interval: float = Field(86400.0, gt=0)
 
     @field_validator("webhook_tokens", "educators", "handler_modules", "eduframe_webhook_ids", mode="before")
     @classmethod

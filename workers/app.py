@@ -25,6 +25,9 @@ from workers.schedule import SCHEDULE, SCHEDULE_QUEUE, Scheduler
 
 POLL_STUDYABROAD101 = "eduhook.poll_studyabroad101"
 RECONCILE = "eduhook.reconcile_eduframe"
+RETENTION = "eduhook.apply_retention"
+# Per run at most 100,000 payloads, and half the task time limit; the next run carries on.
+RETENTION_CHUNKS = 200
 
 log = logging.getLogger("eduhook.worker")
 
@@ -109,6 +112,7 @@ def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QU
             SCHEDULE: {"queue": SCHEDULE_QUEUE},
             POLL_STUDYABROAD101: {"queue": SCHEDULE_QUEUE},
             RECONCILE: {"queue": SCHEDULE_QUEUE},
+            RETENTION: {"queue": SCHEDULE_QUEUE},
         },
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -131,6 +135,7 @@ def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QU
             "schedule": {"task": SCHEDULE, "schedule": interval, "options": {"expires": interval}},
             **_source_schedule(settings),
             **reconcile_schedule(settings),
+            **retention_schedule(settings),
         },
         beat_max_loop_interval=min(5.0, interval),
     )
@@ -164,6 +169,22 @@ def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QU
         """Record the webhooks Eduframe gave up on (sources/eduframe.py); returns how many."""
         return processors.reconciler().run_scheduled().recovered
 
+    @app.task(name=RETENTION)
+    def apply_retention() -> int:
+        """Replace old final events' payloads by skeletons (eduhook/ledger/retention.py)."""
+        from eduhook.ledger.retention import RetentionLedger
+
+        now = utc_now()
+        days = settings.payload_retention_days
+        redacted = RetentionLedger(processors.processor().ledger.engine).apply_retention(
+            now - dt.timedelta(days=days), now, actor="eduhook beat",
+            reason=f"payload retention: {days} days", max_chunks=RETENTION_CHUNKS,
+            time_budget=settings.task_time_limit / 2,
+        )  # fmt: skip
+        if redacted:
+            log.info("retention: %d payloads older than %d days replaced by their ids", redacted, days)
+        return redacted
+
     app.eduhook_processors = processors  # type: ignore[attr-defined]
     return app
 
@@ -182,6 +203,12 @@ def reconcile_schedule(settings: Settings) -> dict[str, dict[str, object]]:
         return {}
     interval = settings.eduframe_reconcile_interval
     return {"reconcile-eduframe": {"task": RECONCILE, "schedule": interval, "options": {"expires": interval}}}
+
+
+def retention_schedule(settings: Settings) -> dict[str, dict[str, object]]:
+    """Beat's retention entry: always on, every ``retention_interval`` (a day by default)."""
+    every = settings.retention_interval
+    return {"retention": {"task": RETENTION, "schedule": every, "options": {"expires": every}}}
 
 
 def worker_queues(queue: str = DEFAULT_QUEUE) -> str:

@@ -1,4 +1,4 @@
-"""``eduhook events list|show``: what the ledger holds, with personal data redacted."""
+"""``eduhook events list|show|purge``: what the ledger holds, with personal data redacted."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import click
 import orjson
 
 from eduhook.cli.effects import event_effects
+from eduhook.cli.purge import purge
 from eduhook.cli.selection import attempt_detail, echo_listing, engine_of, find_events, summary
 from eduhook.ledger.filters import EventFilter
 from eduhook.ledger.schema import EVENT_STATUSES
@@ -74,5 +75,9 @@ def show_event(obj: Context, event_id: str, unredacted: bool) -> None:
         "attempts_detail": [attempt_detail(a) for a in attempts],
         "effects": effects,
         "payload": event.payload if unredacted else redact(event.payload),
+        "payload_redacted_at": event.payload_redacted_at.isoformat() if event.payload_redacted_at else None,
     }
     click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+
+
+events.add_command(purge)

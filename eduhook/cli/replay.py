@@ -261,7 +261,7 @@ def audit_list(obj: Context, limit: int, as_json: bool) -> None:
         document=audit_document,
         empty="no replays yet",
         header=(
-            f"{'ID':>5}  {'ACTION':9}  {'WHEN':19}  {'WHO':12}  {'QUEUED':>6}  {'SKIPPED':>7}  "
+            f"{'ID':>5}  {'ACTION':9}  {'WHEN':19}  {'WHO':12}  {'EVENTS':>6}  {'SKIPPED':>7}  "
             "SELECTION / REASON"
         ),
         row=lambda e: (

@@ -251,6 +251,17 @@ def _v6_audit_actions(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE replays ADD COLUMN action VARCHAR(16) NOT NULL DEFAULT 'replay'"))
 
 
+def _v7_payload_retention(conn: Connection) -> None:
+    """Retention marks the events whose payload it replaced by a skeleton, and finds the rest by index."""
+    present = {column["name"] for column in sa.inspect(conn).get_columns("events")}
+    if "payload_redacted_at" not in present:
+        kind = "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
+        conn.execute(sa.text(f"ALTER TABLE events ADD COLUMN payload_redacted_at {kind}"))
+    for index in schema.events.indexes:
+        if index.name == "ix_events_unredacted":
+            index.create(conn, checkfirst=True)
+
+
 # Each step runs once, in order, in its own transaction; append new steps, never edit old ones.
 MIGRATIONS: Sequence[Callable[[Connection], None]] = (
     _v1_initial,
@@ -259,6 +270,7 @@ MIGRATIONS: Sequence[Callable[[Connection], None]] = (
     _v4_effect_generations,
     _v5_cursors,
     _v6_audit_actions,
+    _v7_payload_retention,
 )
 
 

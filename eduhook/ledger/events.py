@@ -71,6 +71,7 @@ class EventRecord:
     last_http_status: int | None = None
     last_partner_code: str | None = None
     retry_base: int = 0
+    payload_redacted_at: dt.datetime | None = None  # set once retention replaced the payload
 
     @property
     def attempts_in_budget(self) -> int:

@@ -67,11 +67,21 @@ events = sa.Table(
     sa.Column("retry_base", sa.Integer, nullable=False, server_default="0"),
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # When retention replaced the payload by its skeleton (eduhook/ledger/retention.py); None: as received.
+    sa.Column("payload_redacted_at", UTCDateTime),
     sa.Index("ix_events_status_next", "status", "next_attempt_at"),
     sa.Index("ix_events_status_received", "status", "received_at"),
     sa.Index("ix_events_type", "event_type"),
     sa.Index("ix_events_educator", "educator"),
     sa.Index("ix_events_received_at", "received_at"),
+    # Retention's daily scan reads only the payloads it has not redacted yet, however long the history.
+    sa.Index(
+        "ix_events_unredacted",
+        "status",
+        "received_at",
+        postgresql_where=sa.text("payload_redacted_at IS NULL"),
+        sqlite_where=sa.text("payload_redacted_at IS NULL"),
+    ),
 )
 
 attempts = sa.Table(

@@ -168,7 +168,7 @@ def test_the_celery_entry_module_builds_the_app_from_the_environment(redis_url: 
     ok = subprocess.run([sys.executable, "-c", probe], env=env | {"EDUHOOK_REDIS_URL": redis_url},
                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.strip() == "eduhook ['schedule']"
+    assert ok.stdout.strip() == "eduhook ['retention', 'schedule']"
     missing = subprocess.run([sys.executable, "-c", probe], env=env, cwd=REPO_ROOT, capture_output=True,
                              text=True, timeout=60, check=False)  # fmt: skip
     assert missing.returncode == 1 and "EDUHOOK_REDIS_URL is not set" in missing.stderr
