@@ -259,7 +259,7 @@ def audit_list(obj: Context, limit: int, as_json: bool) -> None:
         entries,
         as_json=as_json,
         document=audit_document,
-        empty="no replays yet",
+        empty="the audit is empty",
         header=(
             f"{'ID':>5}  {'ACTION':9}  {'WHEN':19}  {'WHO':12}  {'EVENTS':>6}  {'SKIPPED':>7}  "
             "SELECTION / REASON"
