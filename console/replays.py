@@ -1,0 +1,81 @@
+"""Replays started from the console: checked and audited in the request, run in one background thread.
+
+The request selects the events, writes the audit entry and answers with the progress page; the
+thread queues them at the CLI's pace through :func:`eduhook.replaying.run_replay`. A console
+stopped mid-run leaves the rest dead, to be replayed again; nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import redis
+from sqlalchemy.engine import Engine
+
+from console.forms import BadInput
+from eduhook.ledger.filters import EventFilter
+from eduhook.ledger.schema import DEAD
+from eduhook.replaying import (
+    NothingToReplay,
+    ReplayInterrupted,
+    Selection,
+    open_replay,
+    plan,
+    run_replay,
+    select,
+)
+from workers.messages import push_process_events
+
+log = logging.getLogger("eduhook.console")
+RATE = 20  # events queued per second, as `eduhook replay` does by default
+
+
+def choose(engine: Engine, event_ids: Sequence[str], where: EventFilter | None) -> Selection:
+    """Dead events only, by id or by filter; anything else is refused with a 4xx."""
+    try:
+        if where is not None:
+            return select(engine, where=where)
+        selection = select(engine, event_ids=event_ids)
+    except NothingToReplay as exc:
+        raise BadInput(str(exc), 404 if str(exc).startswith("unknown") else 409) from exc
+    alive = [i for i in selection.ids if selection.statuses[i] != DEAD]
+    if alive:
+        shown = ", ".join(f"{i} ({selection.statuses[i]})" for i in alive[:5])
+        raise BadInput(f"only dead events are replayed here; not dead: {shown}", 409)
+    return selection
+
+
+class Replayer:
+    """Runs one replay at a time after its audit entry is written."""
+
+    def __init__(self, engine: Engine, broker: redis.Redis, rate: int = RATE) -> None:
+        self.engine = engine
+        self.broker = broker
+        self.rate = rate
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="console-replay")
+
+    def preview(self, selection: Selection) -> dict[str, object]:
+        return plan(self.engine, selection)
+
+    def start(self, selection: Selection, *, actor: str, reason: str) -> int:
+        audit_id = open_replay(self.engine, selection, actor=actor, reason=reason)
+        self.pool.submit(self._run, audit_id, selection)
+        return audit_id
+
+    def _run(self, audit_id: int, selection: Selection) -> None:
+        try:
+            result = run_replay(
+                self.engine, audit_id, selection, lambda ids: push_process_events(self.broker, ids),
+                rate=self.rate,
+            )  # fmt: skip
+        except ReplayInterrupted as exc:
+            log.warning("replay %s stopped: %s", audit_id, exc)
+        except Exception:
+            log.exception("replay %s failed", audit_id)
+        else:
+            log.info("replay %s: queued %d, skipped %d", audit_id, len(result.queued), len(result.skipped))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
