@@ -46,7 +46,7 @@ class Form:
 async def read_form(request: Request, limit: int = MAX_FORM_BYTES) -> Form:
     """The request's url-encoded form; 413 past ``limit`` bytes, 415 for another encoding."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/x-www-form-urlencoded":
+    if kind not in ("application/x-www-form-urlencoded", ""):
         raise BadInput("send the form url-encoded", 415)
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from console.forms import BadInput
 from eduhook.ledger.filters import EventFilter
+from eduhook.ledger.replays import ReplayLedger
 from eduhook.ledger.schema import DEAD
 from eduhook.replaying import (
     NothingToReplay,
@@ -34,17 +35,19 @@ RATE = 20  # events queued per second, as `eduhook replay` does by default
 
 def choose(engine: Engine, event_ids: Sequence[str], where: EventFilter | None) -> Selection:
     """Dead events only, by id or by filter; anything else is refused with a 4xx."""
+    if where is None:
+        statuses = ReplayLedger(engine).statuses(event_ids)
+        unknown = [i for i in event_ids if i not in statuses]
+        if unknown:
+            raise BadInput(f"unknown event ids: {', '.join(unknown[:10])}; nothing was queued", 404)
+        alive = [i for i in event_ids if statuses[i] != DEAD]
+        if alive:
+            shown = ", ".join(f"{i} ({statuses[i]})" for i in alive[:5])
+            raise BadInput(f"only dead events are replayed here; not dead: {shown}", 409)
     try:
-        if where is not None:
-            return select(engine, where=where)
-        selection = select(engine, event_ids=event_ids)
+        return select(engine, where=where) if where is not None else select(engine, event_ids=event_ids)
     except NothingToReplay as exc:
-        raise BadInput(str(exc), 404 if str(exc).startswith("unknown") else 409) from exc
-    alive = [i for i in selection.ids if selection.statuses[i] != DEAD]
-    if alive:
-        shown = ", ".join(f"{i} ({selection.statuses[i]})" for i in alive[:5])
-        raise BadInput(f"only dead events are replayed here; not dead: {shown}", 409)
-    return selection
+        raise BadInput(str(exc), 409) from exc
 
 
 class Replayer:
