@@ -13,6 +13,7 @@ import pytest
 from eduhook.ledger import EventLedger, NewEvent, create_engine_for, schema
 from eduhook.ledger.replays import ReplayLedger
 from eduhook.settings import Settings
+from tests.conftest import wait_until
 from tests.console.conftest import PASSWORD
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
@@ -175,3 +176,48 @@ def test_detail_redacts_and_a_pii_user_unredacts_with_an_audit_entry(
         "subject access request",
         [event_id],
     )
+
+
+def test_all_matching_the_filter_previews_then_replays_through_the_cli_path(
+    console_url: str, eduhook_settings: Settings
+) -> None:
+    import redis
+
+    from workers.messages import DEFAULT_QUEUE
+
+    ids = record(eduhook_settings, 3)
+    other = record(eduhook_settings, 2, educator="globex")
+    client = logged_in(console_url)
+    page = client.get("/dead-letters", params={"educator": "acme"})
+    fields = {"csrf_token": csrf(page), "all_matching": "1", "educator": "acme", "reason": "outage over"}
+    preview = client.post("/replay", data=fields | {"dry_run": "1"})
+    assert preview.status_code == 200 and "Would replay <strong>3</strong> dead letters" in preview.text
+    assert 'name="educator" value="acme"' in preview.text  # the confirmation keeps the filter
+    engine = create_engine_for(eduhook_settings.effective_database_url)
+    replays = ReplayLedger(engine)
+    assert replays.audit() == [] and set(replays.statuses(ids).values()) == {"dead"}
+    started = client.post("/replay", data=fields)
+    assert started.status_code == 303
+    audit_id = int(started.headers["location"].rsplit("/", 1)[1])
+    broker = redis.Redis.from_url(eduhook_settings.redis_url or "")
+
+    def replayed() -> bool:
+        return bool(replays.audit()[0].queued == 3)
+
+    wait_until(replayed, 20, "the replay to queue 3 events")
+    [entry] = replays.audit()
+    assert (entry.id, entry.actor, entry.reason, entry.selection) == (
+        audit_id,
+        "ops",
+        "outage over",
+        {"filter": {"status": "dead", "educator": "acme"}},
+    )
+    assert sorted(entry.event_ids) == sorted(ids)
+    assert set(replays.statuses(ids).values()) == {"queued"}
+    assert set(replays.statuses(other).values()) == {"dead"}
+    assert broker.llen(DEFAULT_QUEUE) == 3
+    progress = client.get(f"/replays/{audit_id}")
+    assert progress.status_code == 200
+    assert 'data-done="no"' in progress.text and "data-refresh" in progress.text
+    broker.close()
+    engine.dispose()

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+from playwright import sync_api as playwright_api
 from starlette.types import ASGIApp
 
 from console.app import create_app
@@ -30,7 +31,6 @@ from tests.handlers.conftest import LEARNERS, World
 from tests.handlers.test_e2e import webhook
 from tests.handlers.test_failures import fault, settled
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
@@ -61,6 +61,10 @@ def shoot(page: playwright_api.Page, name: str, tmp_path: Path) -> None:
     page.screenshot(path=str(path), full_page=True)
     if target := os.environ.get("EDUHOOK_SCREENSHOTS"):
         shutil.copy(path, Path(target) / path.name)
+
+
+def row_ids(page: playwright_api.Page, selector: str) -> list[str]:
+    return sorted(r.get_attribute("data-event-id") or "" for r in page.query_selector_all(selector))
 
 
 def test_an_operator_finds_previews_and_replays_dead_letters_in_a_browser(
@@ -105,9 +109,7 @@ def test_an_operator_finds_previews_and_replays_dead_letters_in_a_browser(
     assert {s: n for s, n in shown.items() if n} == counts == {"dead": 2, "ignored": 1}
     assert page.inner_text("#queue tr[data-item=dead] td") == "2"
     assert "pennfoster" in page.inner_text("#dead-groups") and "transient" in page.inner_text("#dead-groups")
-    assert sorted(
-        r.get_attribute("data-event-id") for r in page.query_selector_all("#last-dead tbody tr")
-    ) == sorted(ids)
+    assert row_ids(page, "#last-dead tbody tr") == sorted(ids)
     shoot(page, "overview", tmp_path)
 
     # Filter the dead letters: Penn Foster's transient failures are both; another educator's none.
@@ -119,8 +121,7 @@ def test_an_operator_finds_previews_and_replays_dead_letters_in_a_browser(
     page.fill("input[name=partner]", "pennfoster")
     page.select_option("select[name=error_class]", "transient")
     page.click("text=Filter")
-    rows = page.query_selector_all("#dead-letters tbody tr[data-event-id]")
-    assert sorted(r.get_attribute("data-event-id") for r in rows) == sorted(ids)
+    assert row_ids(page, "#dead-letters tbody tr[data-event-id]") == sorted(ids)
     shoot(page, "dead-letters", tmp_path)
     filtered = page.url
 
