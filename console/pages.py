@@ -9,7 +9,6 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -20,10 +19,10 @@ from console.forms import BadInput, event_filter, filter_query
 from eduhook.cli.effects import event_effects
 from eduhook.cli.selection import attempt_detail
 from eduhook.ledger import EventLedger, schema
-from eduhook.ledger.browse import BadCursor, oldest_pending, page
+from eduhook.ledger.browse import BadCursor, audit_entry, oldest_pending, page
 from eduhook.ledger.filters import EventFilter
 from eduhook.ledger.overview import overview as ledger_overview
-from eduhook.ledger.replays import AuditEntry, ReplayLedger
+from eduhook.ledger.replays import ReplayLedger
 from eduhook.redact import redact
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -133,15 +132,8 @@ async def event_detail(request: Request) -> Response:
     return console.render(request, "event.html", **context)
 
 
-def _audit_entry(engine: Engine, audit_id: int) -> AuditEntry | None:
-    r = schema.replays
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(r).where(r.c.id == audit_id)).mappings().first()
-    return None if row is None else AuditEntry(**row)
-
-
 def _progress(engine: Engine, audit_id: int) -> dict[str, Any]:
-    entry = _audit_entry(engine, audit_id)
+    entry = audit_entry(engine, audit_id)
     if entry is None or entry.action != "replay":
         raise BadInput(f"no replay {audit_id}", 404)
     statuses = ReplayLedger(engine).statuses(entry.event_ids)

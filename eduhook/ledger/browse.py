@@ -1,4 +1,4 @@
-"""Pages of events for the ops console: keyset pagination by received time, and the oldest pending.
+"""Reads for the ops console: pages of events by received time, the oldest pending, one audit entry.
 
 A cursor is the (received_at, id) of the last row shown, opaque to the page (base64 of JSON);
 the next page starts strictly after it, so a page costs the same wherever it is.
@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from eduhook.ledger import schema
 from eduhook.ledger.events import EventRecord, _event
 from eduhook.ledger.filters import EventFilter
+from eduhook.ledger.replays import AuditEntry
 
 Order = Literal["asc", "desc"]
 PENDING = (schema.RECEIVED, schema.QUEUED)
@@ -91,3 +92,11 @@ def event_types(engine: Engine) -> list[str]:
     t = schema.events
     with engine.connect() as conn:
         return [row[0] for row in conn.execute(sa.select(t.c.event_type).distinct().order_by(t.c.event_type))]
+
+
+def audit_entry(engine: Engine, audit_id: int) -> AuditEntry | None:
+    """One audit entry by id (a replay's progress page follows its events)."""
+    r = schema.replays
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(r).where(r.c.id == audit_id)).mappings().first()
+    return None if row is None else AuditEntry(**row)
