@@ -2,12 +2,13 @@
 
 The request selects the events, writes the audit entry and answers with the progress page; the
 thread queues them at the CLI's pace through :func:`eduhook.replaying.run_replay`. A console
-stopped mid-run leaves the rest dead, to be replayed again; nothing is sent twice.
+stopped mid-run finishes the chunk in hand and leaves the rest dead, to be replayed again.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -58,6 +59,7 @@ class Replayer:
         self.broker = broker
         self.rate = rate
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="console-replay")
+        self.stopping = threading.Event()
 
     def preview(self, selection: Selection) -> dict[str, object]:
         return plan(self.engine, selection)
@@ -71,7 +73,7 @@ class Replayer:
         try:
             result = run_replay(
                 self.engine, audit_id, selection, lambda ids: push_process_events(self.broker, ids),
-                rate=self.rate,
+                rate=self.rate, stopping=self.stopping.is_set,
             )  # fmt: skip
         except ReplayInterrupted as exc:
             log.warning("replay %s stopped: %s", audit_id, exc)
@@ -81,4 +83,6 @@ class Replayer:
             log.info("replay %s: queued %d, skipped %d", audit_id, len(result.queued), len(result.skipped))
 
     def close(self) -> None:
+        """Stop after the chunk in hand; what was not reached stays dead, to be replayed again."""
+        self.stopping.set()
         self.pool.shutdown(wait=True, cancel_futures=True)

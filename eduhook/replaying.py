@@ -121,11 +121,13 @@ def run_replay(
     rate: int,
     progress: Callable[[int], None] = lambda n: None,
     clock: Callable[[], dt.datetime] | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> ReplayResult:
     """Queue the selection at ``rate`` events a second, publishing each chunk once it is marked.
 
     A publish error stops the run as :class:`ReplayInterrupted`; the chunk already marked
-    ``queued`` is published again by the scheduler.
+    ``queued`` is published again by the scheduler. ``stopping()`` true ends the run between two
+    chunks: the events not reached yet keep their status, and the audit counts only those done.
     """
     from limits import RateLimitItemPerSecond, storage, strategies
 
@@ -136,6 +138,8 @@ def run_replay(
     chunk_size = min(MAX_CHUNK, rate)
     result = ReplayResult(audit_id)
     for start in range(0, len(selection.ids), chunk_size):
+        if stopping():
+            break
         chunk = selection.ids[start : start + chunk_size]
         while not pace.hit(budget, "replay", cost=len(chunk)):
             time.sleep(max(0.01, pace.get_window_stats(budget, "replay").reset_time - time.time()))

@@ -5,16 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Callable
 
 import httpx
 import orjson
 import pytest
+from starlette.types import ASGIApp
 
 from eduhook.ledger import EventLedger, NewEvent, create_engine_for, schema
 from eduhook.ledger.replays import ReplayLedger
 from eduhook.settings import Settings
+from sandbox.server import RunningServer
 from tests.conftest import wait_until
-from tests.console.conftest import PASSWORD
+from tests.console.conftest import PASSWORD, SECRET, users
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -221,3 +224,14 @@ def test_all_matching_the_filter_previews_then_replays_through_the_cli_path(
     assert 'data-done="no"' in progress.text and "data-refresh" in progress.text
     broker.close()
     engine.dispose()
+
+
+def test_the_cookie_is_secure_when_the_console_is_served_over_https(
+    eduhook_settings: Settings, serve: Callable[[ASGIApp], RunningServer]
+) -> None:
+    from console.app import create_app
+
+    settings = eduhook_settings.model_copy(update={"console_https": True})
+    app = create_app(settings, redis_url=settings.redis_url or "", users=users(), secret=SECRET)
+    cookie = httpx.get(serve(app).url + "/login").headers["set-cookie"].lower()
+    assert "; secure" in cookie and "samesite=strict" in cookie and "httponly" in cookie
