@@ -7,6 +7,7 @@ COPY receiver ./receiver
 COPY workers ./workers
 COPY handlers ./handlers
 COPY sandbox ./sandbox
+COPY console ./console
 RUN pip install --no-cache-dir . && useradd --system eduhook
 USER eduhook
 ENV EDUHOOK_DATA_DIR=/tmp/eduhook EDUHOOK_HOST=0.0.0.0
