@@ -8,6 +8,7 @@ COPY workers ./workers
 COPY handlers ./handlers
 COPY sources ./sources
 COPY sandbox ./sandbox
+COPY console ./console
 # The data dir (and beat's schedule under it, a volume in compose) belongs to the eduhook user;
 # a new named volume takes this ownership from the image.
 RUN pip install --no-cache-dir . && useradd --system eduhook \

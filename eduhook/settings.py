@@ -241,6 +241,12 @@ class Settings(BaseSettings):
     payload_retention_days: int = Field(90, ge=1)
     retention_interval: float = Field(86400.0, gt=0)
 
+    # The ops console (console/, `eduhook console`): users as `name[:pii]:hash` entries joined by
+    # commas; the key that signs its session cookie (generated into the data dir when unset).
+    console_users: SecretStr = SecretStr("")
+    console_secret: SecretStr | None = None
+    console_https: bool = False  # the console is served over HTTPS: its cookie is marked Secure
+
     @field_validator("webhook_tokens", "educators", "handler_modules", "eduframe_webhook_ids", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:

@@ -1,5 +1,5 @@
 """The ``eduhook`` command: serve, worker, beat, dev, db, events, dlq, replay, audit, status, sync,
-reconcile, flower, sandbox."""
+reconcile, flower, console, sandbox."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import click
 from pydantic import ValidationError
 
+from console.cli import console
 from eduhook.cli.dlq import dlq
 from eduhook.cli.events import events
 from eduhook.cli.processes import beat, dev, flower, serve, worker
@@ -93,6 +94,7 @@ for command in (
     routes,
     status,
     sync,
+    console,
 ):
     cli.add_command(command)
 

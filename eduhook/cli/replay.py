@@ -7,45 +7,31 @@ due duplicates nothing.
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 import sys
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
 
 from eduhook.cli.selection import echo_listing, engine_of, event_filter, filter_options, ledger_error
-from eduhook.ledger.replays import AuditEntry, ReplayLedger, skip_reason
+from eduhook.ledger.replays import AuditEntry, ReplayLedger
 from eduhook.ledger.schema import DEAD, FAILED
+from eduhook.replaying import (
+    NothingToReplay,
+    ReplayInterrupted,
+    Selection,
+    open_replay,
+    plan,
+    run_replay,
+    select,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from eduhook.cli.main import Context
-
-MAX_CHUNK = 100  # events per ledger transaction and per LPUSH
-
-
-@dataclass
-class Selection:
-    """The events a replay command names, in order, with each one's current status."""
-
-    ids: list[str]
-    statuses: dict[str, str]
-    described: dict[str, Any]
-    force: bool
-    eligible: list[str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.eligible = [i for i in self.ids if skip_reason(self.statuses.get(i), force=self.force) is None]
-
-    def skipped(self) -> dict[str, str]:
-        reasons = {i: skip_reason(self.statuses.get(i), force=self.force) for i in self.ids}
-        return {i: reason for i, reason in reasons.items() if reason is not None}
 
 
 @click.command()
@@ -115,51 +101,23 @@ def replay(
 def _select(
     engine: Engine, event_ids: Sequence[str], bulk: str | None, options: dict[str, Any], force: bool
 ) -> Selection:
-    replays = ReplayLedger(engine)
     try:
         if bulk:
-            where = event_filter(bulk, options)
-            ids = replays.matching_ids(where)
-            described: dict[str, Any] = {"filter": where.describe()}
-        else:
-            ids = list(dict.fromkeys(event_ids))
-            described = {"ids": ids}
-        statuses = replays.statuses(ids)
+            return select(engine, where=event_filter(bulk, options), force=force)
+        return select(engine, event_ids=event_ids, force=force)
+    except NothingToReplay as exc:
+        raise click.ClickException(str(exc)) from exc
     except Exception as exc:
         raise ledger_error(exc) from exc
-    unknown = [i for i in ids if i not in statuses]
-    if unknown:
-        raise click.ClickException(f"unknown event ids: {', '.join(unknown[:10])}; nothing was queued")
-    if not ids:
-        raise click.ClickException(f"no {bulk} events match the filters; nothing was queued")
-    selection = Selection(ids, statuses, described, force)
-    if not selection.eligible:
-        why = "; ".join(f"{i}: {r}" for i, r in list(selection.skipped().items())[:5])
-        raise click.ClickException(f"nothing to replay ({why}); nothing was queued")
-    return selection
 
 
 def _dry_run(engine: Engine, selection: Selection, as_json: bool) -> None:
     """What a replay would do, read from the ledger alone: no write, no partner call."""
-    from eduhook.ledger.effects import CANCELLED, DONE, EffectLedger
-
-    store = EffectLedger(engine)
-    would = {DONE: "skip (done)", CANCELLED: "skip (cancelled)"}
-    plan: list[dict[str, Any]] = []
-    for event_id in selection.eligible:
-        calls = [
-            {"partner": f.key.partner, "action": f.key.action, "key": str(f.key),
-             "would": would.get(f.state, "send")}
-            for f in store.of_event(event_id)
-        ]  # fmt: skip
-        plan.append({"id": event_id, "status": selection.statuses[event_id], "calls": calls})
-    skipped = selection.skipped()
+    document = plan(engine, selection)
     if as_json:
-        document = {"dry_run": True, "would_queue": len(plan), "skipped": len(skipped), "events": plan,
-                    "skipped_ids": skipped}  # fmt: skip
         click.echo(orjson.dumps(document).decode())
         return
-    for item in plan:
+    for item in document["events"]:
         click.echo(f"{item['id']}  ({item['status']}): would replay")
         for call in item["calls"]:
             click.echo(f"    {call['would']:12} {call['key']}")
@@ -167,9 +125,11 @@ def _dry_run(engine: Engine, selection: Selection, as_json: bool) -> None:
             click.echo(
                 "    no partner effects recorded yet: the handler plans them after re-reading Eduframe"
             )
-    for event_id, why in skipped.items():
+    for event_id, why in document["skipped_ids"].items():
         click.echo(f"{event_id}: skipped, {why}")
-    click.echo(f"dry run: would queue {len(plan)}, skip {len(skipped)}; nothing was changed")
+    click.echo(
+        f"dry run: would queue {document['would_queue']}, skip {document['skipped']}; nothing was changed"
+    )
 
 
 def _replay(
@@ -182,38 +142,24 @@ def _replay(
     as_json: bool,
 ) -> None:
     import redis
-    from limits import RateLimitItemPerSecond, storage, strategies
 
     from eduhook.runtime import resolve_redis
     from workers.messages import push_process_events
 
-    replays = ReplayLedger(engine)
     handle = resolve_redis(obj.settings)
     broker = redis.Redis.from_url(handle.url)
-    pace = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
-    budget = RateLimitItemPerSecond(rate)
-    chunk_size = min(MAX_CHUNK, rate)
-    queued: list[str] = []
-    skipped: dict[str, str] = {}
-    audit_id = replays.open_audit(
-        actor=actor, reason=reason, selection=selection.described, event_ids=selection.ids, now=_now()
-    )
+    audit_id = open_replay(engine, selection, actor=actor, reason=reason)
     try:
-        stderr = sys.stderr
-        with click.progressbar(length=len(selection.ids), label="replaying", file=stderr) as bar:
-            for start in range(0, len(selection.ids), chunk_size):
-                chunk = selection.ids[start : start + chunk_size]
-                while not pace.hit(budget, "replay", cost=len(chunk)):
-                    time.sleep(max(0.01, pace.get_window_stats(budget, "replay").reset_time - time.time()))
-                batch = replays.replay(audit_id, chunk, _now(), force=selection.force)
-                push_process_events(broker, batch.queued)
-                queued.extend(batch.queued)
-                skipped.update(batch.skipped)
-                bar.update(len(chunk))
-    except redis.RedisError as exc:
+        with click.progressbar(length=len(selection.ids), label="replaying", file=sys.stderr) as bar:
+            result = run_replay(
+                engine, audit_id, selection, lambda ids: push_process_events(broker, ids),
+                rate=rate, progress=bar.update,
+            )  # fmt: skip
+    except ReplayInterrupted as exc:
         raise click.ClickException(
-            f"Redis is unreachable ({type(exc).__name__}) after {len(queued)} events were queued; the rest of"
-            f" the last batch is marked queued and the scheduler queues it again (audit {audit_id})"
+            f"Redis is unreachable ({type(exc.__cause__).__name__}) after {exc.queued} events were queued;"
+            " the rest of the last batch is marked queued and the scheduler queues it again"
+            f" (audit {audit_id})"
         ) from exc
     finally:
         broker.close()
@@ -221,20 +167,16 @@ def _replay(
     if as_json:
         document = {
             "audit_id": audit_id,
-            "queued": len(queued),
-            "skipped": len(skipped),
-            "queued_ids": queued,
-            "skipped_ids": skipped,
+            "queued": len(result.queued),
+            "skipped": len(result.skipped),
+            "queued_ids": result.queued,
+            "skipped_ids": result.skipped,
         }
         click.echo(orjson.dumps(document).decode())
     else:
-        click.echo(f"replay {audit_id}: queued {len(queued)}, skipped {len(skipped)}")
-        for event_id, why in list(skipped.items())[:20]:
+        click.echo(f"replay {audit_id}: queued {len(result.queued)}, skipped {len(result.skipped)}")
+        for event_id, why in list(result.skipped.items())[:20]:
             click.echo(f"  skipped {event_id}: {why}")
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @click.group()

@@ -1,0 +1,1 @@
+"""The ops console: an internal web page to see the ledger and replay dead letters (`eduhook console`)."""
