@@ -1,9 +1,8 @@
 """What keeps the console private: security headers, CSRF tokens, and slowed-down failed logins.
 
 The CSRF token lives in the signed session cookie and is compared with ``hmac.compare_digest``;
-a login rotates it. Failed logins are counted in Redis per user name and per address: from the
-third in a row each one locks that name (or address) out for twice as long as the one before,
-up to five minutes.
+a login rotates it. Failed logins are counted per user name and per address in tiers of moving
+windows (3 a minute, 10 in 15 minutes, 30 an hour); past a tier, the next try waits for it.
 """
 
 from __future__ import annotations
@@ -14,6 +13,9 @@ import time
 from collections.abc import Callable
 
 import redis
+from limits import RateLimitItemPerHour, RateLimitItemPerMinute
+from limits.storage import RedisStorage
+from limits.strategies import MovingWindowRateLimiter
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -73,33 +75,47 @@ def csrf_valid(request: Request, given: str | None) -> bool:
 
 
 class LoginThrottle:
-    """Failed logins per user name and per address, with a lock-out that doubles each time."""
+    """Failed logins per user name and per address, in tiers of moving windows (``limits`` on
+    Redis): past each tier's count, the next try waits until that window has room again, so a
+    guesser is slowed down more the longer it keeps guessing."""
 
-    FREE_FAILURES = 2  # failures in a row before the first lock-out
-    FIRST_LOCK = 1.0  # seconds
-    MAX_LOCK = 300.0
-    FORGET_AFTER = 900  # seconds without a failure before the count starts again
+    TIERS = (
+        RateLimitItemPerMinute(3),  # a typo or two pass; the fourth try in a minute waits
+        RateLimitItemPerMinute(10, 15),
+        RateLimitItemPerHour(30),
+    )
 
-    def __init__(self, client: redis.Redis, prefix: str = "eduhook:console:login") -> None:
-        self.client = client
-        self.prefix = prefix
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = "eduhook:console:login",
+        clock: Callable[[], float] = time.time,  # the wall clock, which ``limits`` stamps hits with
+    ) -> None:
+        storage = RedisStorage("redis://", connection_pool=client.connection_pool, key_prefix=prefix)
+        self._windows = MovingWindowRateLimiter(storage)
+        self._clock = clock
 
-    def _keys(self, user: str, address: str) -> list[str]:
-        return [f"{self.prefix}:user:{user[:64]}", f"{self.prefix}:addr:{address}"]
+    @staticmethod
+    def _who(user: str, address: str) -> list[tuple[str, str]]:
+        return [("user", user[:64]), ("address", address)]
 
     def wait(self, user: str, address: str) -> float:
         """Seconds before this user or address may try again (0: now)."""
-        waits = [self.client.pttl(key + ":lock") for key in self._keys(user, address)]
-        return max([w / 1000 for w in waits if isinstance(w, int) and w > 0], default=0.0)
+        now = self._clock()
+        waits = [
+            self._windows.get_window_stats(tier, *who).reset_time - now
+            for tier in self.TIERS
+            for who in self._who(user, address)
+            if not self._windows.test(tier, *who)
+        ]
+        return max([w for w in waits if w > 0], default=0.0)
 
     def failed(self, user: str, address: str) -> None:
-        for key in self._keys(user, address):
-            failures = int(self.client.incr(key))
-            self.client.expire(key, self.FORGET_AFTER)
-            if failures > self.FREE_FAILURES:
-                lock = min(self.FIRST_LOCK * 2 ** (failures - self.FREE_FAILURES - 1), self.MAX_LOCK)
-                self.client.set(key + ":lock", "1", px=int(lock * 1000))
+        for tier in self.TIERS:
+            for who in self._who(user, address):
+                self._windows.hit(tier, *who)
 
     def succeeded(self, user: str, address: str) -> None:
-        keys = self._keys(user, address)
-        self.client.delete(keys[0], keys[0] + ":lock")
+        """The user's count starts again; the address keeps its failures (it may guess others)."""
+        for tier in self.TIERS:
+            self._windows.clear(tier, *self._who(user, address)[0])
