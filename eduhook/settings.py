@@ -254,6 +254,12 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator("metrics_token", "worker_metrics_port", "receiver_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """``EDUHOOK_METRICS_TOKEN=`` (as compose writes an unset variable) means none, not ""."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("limit_eduframe", "limit_penn_foster", "limit_appsembler", mode="before")
     @classmethod
     def _parse_limit(cls, value: Any, info: ValidationInfo) -> PartnerLimit | None:

@@ -118,6 +118,7 @@ def worker(
         try:
             server = metrics.serve(settings, redis.url, metrics_path, port)
         except OSError as exc:
+            metrics.close(metrics_path)
             redis.stop()
             raise click.UsageError(f"--metrics-port {port}: cannot listen ({exc.strerror})") from exc
     argv = [
