@@ -247,12 +247,30 @@ class Settings(BaseSettings):
     console_secret: SecretStr | None = None
     console_https: bool = False  # the console is served over HTTPS: its cookie is marked Secure
 
+    # Observability (README "Observability"). The bearer token every /metrics asks for (none: open).
+    metrics_token: SecretStr | None = None
+    # Each worker's /metrics: the port (unset: none; 0: a free one, logged) and the interface.
+    worker_metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # Where workers keep their multiprocess metric files (default: <data dir>/prometheus).
+    metrics_dir: Path | None = None
+    # ``eduhook status``: the receiver it asks (default http://<host>:<port>, loopback for 0.0.0.0),
+    # and the oldest pending event's age, in seconds, past which something needs attention.
+    receiver_url: str | None = None
+    status_max_pending_age: float = Field(600.0, gt=0)
+
     @field_validator("webhook_tokens", "educators", "handler_modules", "eduframe_webhook_ids", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("metrics_token", "worker_metrics_port", "receiver_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """``EDUHOOK_METRICS_TOKEN=`` (as compose writes an unset variable) means none, not ""."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("limit_eduframe", "limit_penn_foster", "limit_appsembler", mode="before")
     @classmethod
@@ -309,6 +327,18 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'eduhook.db').resolve()}"
+
+    @property
+    def effective_metrics_dir(self) -> Path:
+        return self.metrics_dir or self.data_dir / "prometheus"
+
+    @property
+    def effective_receiver_url(self) -> str:
+        if self.receiver_url:
+            return self.receiver_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        host = "[::1]" if host == "::" else host
+        return f"http://{host}:{self.port}"
 
     @property
     def abandon_after(self) -> float:

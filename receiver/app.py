@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 
+import redis
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -17,8 +18,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from eduhook.ledger import EventLedger, create_engine_for
+from eduhook.metrics_http import CHALLENGE, UNAUTHORIZED_BODY, token_accepted
 from eduhook.settings import Settings
 from handlers.registry import HandlerRegistry, load_registry
+from receiver.collector import LedgerCollector
 from receiver.intake import Intake
 from receiver.webhook import WebhookEndpoint, json_response
 from workers.messages import DEFAULT_QUEUE, process_event_message
@@ -59,6 +62,9 @@ def create_app(
         create_engine_for(settings.effective_database_url, lock_wait_seconds=settings.receiver_deadline)
     )
     broker = aioredis.Redis.from_url(redis_url, socket_timeout=3, socket_connect_timeout=3)
+    # The scrape-time gauges read the ledger and the queue from a thread, with their own client.
+    scrape_broker = redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)
+    metrics.register(LedgerCollector(ledger.engine, scrape_broker, queue, clock))
 
     async def publish(event_ids: Sequence[str]) -> None:
         await broker.lpush(queue, *[process_event_message(i, queue=queue) for i in event_ids])
@@ -76,6 +82,7 @@ def create_app(
             webhook.intake = None
             await intake.stop()
             await broker.aclose()
+            scrape_broker.close()
             ledger.engine.dispose()
 
     async def healthz(request: Request) -> Response:
@@ -109,7 +116,10 @@ def create_app(
         )
 
     async def metrics_endpoint(request: Request) -> Response:
-        return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
+        if not token_accepted(request.headers.get("authorization"), settings.metrics_token):
+            return Response(UNAUTHORIZED_BODY, 401, media_type="application/json", headers=dict([CHALLENGE]))
+        body = await asyncio.to_thread(generate_latest, metrics)  # the gauges query the ledger
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return Starlette(
         routes=[

@@ -11,6 +11,7 @@ from typing import Literal
 
 from sqlalchemy.exc import OperationalError
 
+from eduhook import metrics
 from eduhook.ledger import EventLedger, EventRecord
 from eduhook.ledger.events import DEFERRED, AttemptOutcome
 from eduhook.ledger.schema import DEAD, FAILED, IGNORED, SUCCEEDED
@@ -79,7 +80,8 @@ class EventProcessor:
                 status=IGNORED, outcome="ignored", reason=f"no handler for event type {event.event_type}"
             )
         else:
-            result = self._run(handler, event)
+            with metrics.processing(event.received_at):
+                result = self._run(handler, event)
             if isinstance(result, Failure) and result.deferred:
                 return self._defer(event, number, result)
         now = self.clock()
@@ -88,7 +90,9 @@ class EventProcessor:
             log.warning("event %s attempt %d finished after it was given up as lost", event_id, number)
             return "skipped"
         self._log(event, number, outcome)
-        return "dead" if outcome.status == DEAD else outcome.outcome  # type: ignore[return-value]
+        done: ProcessResult = "dead" if outcome.status == DEAD else outcome.outcome  # type: ignore[assignment]
+        _count(event, done, outcome.error_class, outcome.partner)
+        return done
 
     def _run(self, handler: Handler, event: EventRecord) -> AttemptOutcome | Failure:
         try:
@@ -144,6 +148,7 @@ class EventProcessor:
             log.warning("event %s attempt %d finished after it was given up as lost", event.id, number)
             return "skipped"
         log.info("event %s (%s) deferred, no attempt used: %s", event.id, event.event_type, failure.message)
+        _count(event, "deferred", DEFERRED, failure.partner)
         return "deferred"
 
     @staticmethod
@@ -167,3 +172,14 @@ class EventProcessor:
             detail,
             retry,
         )
+
+
+def _count(event: EventRecord, result: ProcessResult, error_class: str | None, partner: str | None) -> None:
+    """The attempt's metrics: its outcome, and the retry or dead letter it led to."""
+    m = metrics.metrics()
+    error_class = error_class or metrics.NONE
+    m.attempts.labels(event.event_type, result, error_class).inc()
+    if result in ("failed", "deferred"):
+        m.retries_scheduled.labels(partner or metrics.NONE, error_class).inc()
+    elif result == "dead":
+        m.dead_letters.labels(partner or metrics.NONE, error_class).inc()

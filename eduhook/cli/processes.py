@@ -85,16 +85,42 @@ def serve(obj: Context, host: str | None, port: int | None, access_log: bool) ->
     default=False,
     help="Also run the scheduler inside this worker (one per deployment).",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus metrics of all this worker's processes on this port, at /metrics"
+    " (EDUHOOK_WORKER_METRICS_PORT; default: none; 0: a free port, logged). Binds"
+    " EDUHOOK_METRICS_HOST (127.0.0.1); EDUHOOK_METRICS_TOKEN makes it ask for a bearer token.",
+)
 @click.pass_obj
-def worker(obj: Context, concurrency: int | None, pool: str, with_beat: bool) -> None:
+def worker(
+    obj: Context, concurrency: int | None, pool: str, with_beat: bool, metrics_port: int | None
+) -> None:
     """Run a Celery worker that processes queued events."""
     from eduhook.cli.checks import require_valid_configuration
-    from workers.app import create_celery, worker_queues
 
     require_valid_configuration("worker")
     settings = obj.settings
+    port = metrics_port if metrics_port is not None else settings.worker_metrics_port
+    metrics_path = None
+    if port is not None:
+        # Before the Celery app and any metric exist: they, and the forked children, use the files.
+        from workers import metrics
+
+        metrics_path = metrics.prepare(settings)
+    from workers.app import create_celery, worker_queues
+
     redis = resolve_redis(settings)
     app = create_celery(settings, redis_url=redis.url)
+    server = None
+    if metrics_path is not None and port is not None:
+        try:
+            server = metrics.serve(settings, redis.url, metrics_path, port)
+        except OSError as exc:
+            metrics.close(metrics_path)
+            redis.stop()
+            raise click.UsageError(f"--metrics-port {port}: cannot listen ({exc.strerror})") from exc
     argv = [
         "worker",
         f"--queues={worker_queues()}",
@@ -109,6 +135,9 @@ def worker(obj: Context, concurrency: int | None, pool: str, with_beat: bool) ->
     try:
         app.worker_main(argv)
     finally:
+        if server is not None and metrics_path is not None:
+            server.stop()
+            metrics.close(metrics_path)
         redis.stop()
 
 

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from eduhook import metrics
 from eduhook.ledger.provenance import Source, may_renew, source_from_row, source_values
 from eduhook.ledger.schema import effects
 
@@ -289,6 +290,8 @@ class EffectLedger:
             conn.execute(self._settle, rows)
             if done:
                 _cancel_undone(conn, [str(key) for key in done], owner, now)
+        for key in done or {}:
+            metrics.effect_done(key.partner, now)
 
     def done_for(
         self, *, partner: str, action: str, educator: str, subjects: Iterable[str]

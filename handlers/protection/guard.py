@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import httpx
 import redis
 
+from eduhook import metrics
 from handlers.errors import DeferredError, TransientError
 from handlers.partners._http import parse_retry_after
 from handlers.protection.breaker import OPEN, Breaker, Verdict
@@ -102,6 +103,7 @@ class PartnerGuard:
                 raise self._held(verdict)
             spent = self._spend()
             if spent is not None:
+                metrics.metrics().rate_limited.labels(self.partner).inc()
                 if self.breaker and verdict.kind == "probe":
                     self.breaker.release()
                 raise self._deferred(spent.until, spent.reason)
@@ -115,6 +117,7 @@ class PartnerGuard:
         """A 429 pauses the budget (and says nothing of the partner's health); 5xx is a failure."""
         try:
             if response.status_code == 429:
+                metrics.metrics().rate_limited.labels(self.partner).inc()
                 if self.budget is not None:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     until = self.budget.pause(retry_after)

@@ -13,6 +13,7 @@ from eduhook.settings import PartnerLimit, Settings
 from handlers.protection.breaker import Breaker, BreakerPolicy, BreakerStatus
 from handlers.protection.budget import Budget, BudgetStatus
 from handlers.protection.guard import GuardedTransport, PartnerGuard
+from handlers.protection.metered import MeteredTransport
 
 if TYPE_CHECKING:
     from handlers.context import HandlerContext
@@ -74,13 +75,14 @@ class Protection:
             )
         return cls(guards)
 
-    def transport(self, partner: str, inner: httpx.BaseTransport | None = None) -> httpx.BaseTransport | None:
-        """``inner`` (default: httpx's own) behind ``partner``'s guard; ``inner`` itself if the
-        partner is not protected."""
+    def transport(self, partner: str, inner: httpx.BaseTransport | None = None) -> httpx.BaseTransport:
+        """``inner`` (default: httpx's own), metered (``metered.py``), behind ``partner``'s guard
+        when the partner is protected. Held-back calls are never sent, so never metered."""
+        metered = MeteredTransport(partner, inner or httpx.HTTPTransport())
         guard = self.guards.get(partner)
         if guard is None or not guard.active:
-            return inner
-        return GuardedTransport(guard, inner or httpx.HTTPTransport())
+            return metered
+        return GuardedTransport(guard, metered)
 
     def precheck(self, partner: str | None) -> None:
         """See ``PartnerGuard.precheck``: for the partner that held an event back last time."""

@@ -17,6 +17,7 @@ from handlers.protection import Protection, attempt_scope
 from handlers.protection.breaker import OPEN, Breaker, BreakerPolicy
 from handlers.protection.budget import Budget
 from handlers.protection.guard import GuardedTransport, PartnerGuard
+from handlers.protection.metered import MeteredTransport, operation_of
 
 
 class Partner:
@@ -147,7 +148,9 @@ def test_from_settings_protects_what_is_configured(redis_url: str) -> None:
     guards = protection.guards
     assert guards["eduframe"].budget is not None and str(guards["eduframe"].budget.limit) == "450/300"
     assert guards["pennfoster"].budget is not None and guards["appsembler"].budget is None
-    assert protection.transport("appsembler") is None  # nothing to guard: httpx's own transport
+    # Nothing to guard: httpx's own transport, metered only.
+    assert type(protection.transport("appsembler")) is MeteredTransport
+    assert type(protection.transport("pennfoster")) is GuardedTransport
     assert [s.partner for s in protection.status()] == ["eduframe", "pennfoster", "appsembler"]
     unshared = Protection.from_settings(Settings(redis_url=None))
     assert not any(guard.active for guard in unshared.guards.values())
@@ -202,3 +205,15 @@ def test_a_probe_taken_at_the_start_but_never_sent_is_given_back(client: redis.R
     with attempt_scope():
         PartnerGuard("pennfoster", breaker=breaker).precheck()
     assert breaker.admit().kind == "probe"
+
+
+def test_operation_names_the_endpoint_never_a_value() -> None:
+    def op(method: str, url: str) -> str:
+        return operation_of(httpx.Request(method, url))
+
+    assert op("GET", "https://ef.example/api/v1/enrollments/1234") == "GET /api/v1/enrollments/{id}"
+    assert op("POST", "https://pf.example/api/v4/b2b/learners") == "POST /api/v4/b2b/learners"
+    assert op("GET", "https://a.example/users/ann.marie@example.com?x=1") == "GET /users/{id}"
+    assert op("GET", "https://a.example/courses/course-v1:edX+DemoX") == "GET /courses/{id}"
+    named = httpx.Request("GET", "https://a.example/x/7", extensions={"eduhook_operation": "read x"})
+    assert operation_of(named) == "read x"
