@@ -1,0 +1,91 @@
+"""Logging for every eduhook process, set up in one place: text or JSON lines, with the event's context.
+
+``configure_logging`` installs one handler on the root logger (stderr); uvicorn, Celery, Flower
+and the CLI all log through it. ``log_context`` puts what is known about the event being handled
+(``event_id``, ``event_type``, ``educator``, ``partner``, ``attempt``) in a context variable, and
+every record logged inside it carries those fields: as JSON keys in ``json`` format. Context
+values are ids and names of event types and partners, never personal data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from typing import Literal
+
+from pythonjsonlogger.json import JsonFormatter
+
+LogFormat = Literal["text", "json"]
+CONTEXT_FIELDS = ("event_id", "event_type", "educator", "partner", "attempt")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+_context: ContextVar[Mapping[str, str | int]] = ContextVar("eduhook_log_context", default={})  # noqa: B039
+
+
+@contextlib.contextmanager
+def log_context(**fields: str | int | None) -> Iterator[None]:
+    """Records logged inside carry ``fields`` (``None`` values are left out), on top of the outer context."""
+    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def set_log_context(**fields: str | int | None) -> None:
+    """Add ``fields`` to the current context until it ends: for a request's own asyncio task, whose
+    context dies with it (uvicorn logs the access line in that task, after the app has returned)."""
+    _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+
+
+def current_log_context() -> Mapping[str, str | int]:
+    return _context.get()
+
+
+class ContextFilter(logging.Filter):
+    """Copies the current log context onto each record, as attributes the formatters can show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _context.get().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
+
+def json_formatter() -> logging.Formatter:
+    """One JSON object per line: ``ts``, ``level``, ``logger``, ``msg``, then the context fields."""
+    return JsonFormatter(
+        "{levelname}{name}{message}",
+        style="{",
+        rename_fields={"levelname": "level", "name": "logger", "message": "msg"},
+        timestamp="ts",
+    )
+
+
+def configure_logging(
+    *, level: str | int = logging.INFO, log_format: LogFormat = "text", tokens: Sequence[str] = ()
+) -> None:
+    """(Re)configure the root logger: one stderr handler in ``log_format``, the context filter, and
+    the webhook-token redaction (receiver/logging.py) for every logger's records."""
+    from receiver.logging import RedactTokenFilter
+
+    root = logging.getLogger()
+    ours = [h for h in root.handlers if getattr(h, "_eduhook", False)]
+    if len(ours) < len(root.handlers):
+        # Like logging.basicConfig: a root logger someone else configured (a host application,
+        # pytest's capture) is left as it is.
+        return
+    for handler in ours:
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._eduhook = True  # type: ignore[attr-defined]
+    handler.setFormatter(json_formatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(ContextFilter())
+    handler.addFilter(RedactTokenFilter(tokens))
+    root.addHandler(handler)
+    root.setLevel(level.upper() if isinstance(level, str) else level)
+    # One line per partner request is noise unless debugging.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)
