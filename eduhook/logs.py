@@ -86,6 +86,7 @@ def configure_logging(
     handler.addFilter(ContextFilter())
     handler.addFilter(RedactTokenFilter(tokens))
     root.addHandler(handler)
+    logging.captureWarnings(True)  # a warning is one more log line, in the same format
     root.setLevel(level.upper() if isinstance(level, str) else level)
     # One line per partner request is noise unless debugging.
     logging.getLogger("httpx").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)

@@ -22,6 +22,7 @@ from eduhook.runtime import resolve_redis
 
 if TYPE_CHECKING:
     from eduhook.cli.main import Context
+    from eduhook.settings import Settings
 
 
 @click.command()
@@ -97,6 +98,7 @@ def worker(obj: Context, concurrency: int | None, pool: str, with_beat: bool) ->
     redis = resolve_redis(settings)
     app = create_celery(settings, redis_url=redis.url)
     argv = [
+        *_quiet(settings),
         "worker",
         f"--queues={worker_queues()}",
         f"--loglevel={settings.log_level.upper()}",
@@ -127,6 +129,7 @@ def beat(obj: Context) -> None:
     try:
         app.start(
             [
+                *_quiet(settings),
                 "beat",
                 f"--loglevel={settings.log_level.upper()}",
                 f"--schedule={settings.data_dir / 'celerybeat-schedule'}",
@@ -134,6 +137,12 @@ def beat(obj: Context) -> None:
         )
     finally:
         redis.stop()
+
+
+def _quiet(settings: Settings) -> list[str]:
+    """Celery prints its start-up banner outside logging: with JSON logs it would be lines no
+    collector can parse, so it is left out (the same facts are logged)."""
+    return ["--quiet"] if settings.log_format == "json" else []
 
 
 def _dev_token(data_dir: Path) -> str:

@@ -77,7 +77,9 @@ def test_flower_needs_a_login_and_lists_processed_events_across_restarts(
         # Flower's event receiver is live once a worker's heartbeat has reached it.
         wait_until(lambda: _worker_alive(base), 30, what="a worker's heartbeat in Flower")
         event_id = post(receiver_url, envelope("test.succeed", id=1)).json()["event_id"]
-        [task] = wait_until(lambda: _succeeded(base, event_id), 30, what="the task in Flower")  # type: ignore[misc]
+        found = wait_until(lambda: _succeeded(base, event_id), 30, what="the task in Flower")
+        assert isinstance(found, list) and len(found) == 1
+        task: dict[str, Any] = found[0]
         assert task["name"] == "eduhook.process_event"
         assert task["args"] == repr([event_id])
         assert task["kwargs"] == "{}"
