@@ -38,7 +38,7 @@ def is_loopback(address: str) -> bool:
         return False
 
 
-def flower_argv(settings: Settings, address: str, port: int) -> list[str]:
+def flower_argv(settings: Settings, address: str, port: int, *, level: str) -> list[str]:
     """Flower's command line: no secret is on it."""
     return [
         "flower",
@@ -49,7 +49,7 @@ def flower_argv(settings: Settings, address: str, port: int) -> list[str]:
         f"--state_save_interval={STATE_SAVE_INTERVAL_MS}",
         f"--max_tasks={settings.flower_max_tasks}",
         # Tornado would otherwise set the root logger's level to its own default, info.
-        f"--logging={settings.log_level.lower()}",
+        f"--logging={level}",
     ]
 
 
@@ -99,6 +99,7 @@ def flower(obj: Context, port: int, address: str) -> None:
     redis = resolve_redis(settings)
     app = create_celery(settings, redis_url=redis.url)
     try:
-        app.start(flower_argv(settings, address, port))
+        level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()  # -v included
+        app.start(flower_argv(settings, address, port, level=level))
     finally:
         redis.stop()

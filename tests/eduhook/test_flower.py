@@ -81,7 +81,7 @@ def test_flower_needs_a_login_and_lists_processed_events_across_restarts(
         assert isinstance(found, list) and len(found) == 1
         task: dict[str, Any] = found[0]
         assert task["name"] == "eduhook.process_event"
-        assert task["args"] == repr([event_id])
+        assert task["args"] == repr([event_id, "test.succeed"])  # the event id and type, no payload
         assert task["kwargs"] == "{}"
         flower.terminate()
         flower.wait(15)
