@@ -25,10 +25,17 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _context: ContextVar[Mapping[str, str | int]] = ContextVar("eduhook_log_context", default={})  # noqa: B039
 
 
+def _merged(fields: Mapping[str, str | int | None]) -> Mapping[str, str | int]:
+    unknown = set(fields) - set(CONTEXT_FIELDS)
+    if unknown:  # a closed set, so nothing personal slips into every line of an attempt
+        raise TypeError(f"not a log context field: {', '.join(sorted(unknown))}")
+    return {**_context.get(), **{k: v for k, v in fields.items() if v is not None}}
+
+
 @contextlib.contextmanager
 def log_context(**fields: str | int | None) -> Iterator[None]:
     """Records logged inside carry ``fields`` (``None`` values are left out), on top of the outer context."""
-    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    token = _context.set(_merged(fields))
     try:
         yield
     finally:
@@ -38,11 +45,7 @@ def log_context(**fields: str | int | None) -> Iterator[None]:
 def set_log_context(**fields: str | int | None) -> None:
     """Add ``fields`` to the current context until it ends: for a request's own asyncio task, whose
     context dies with it (uvicorn logs the access line in that task, after the app has returned)."""
-    _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
-
-
-def current_log_context() -> Mapping[str, str | int]:
-    return _context.get()
+    _context.set(_merged(fields))
 
 
 class ContextFilter(logging.Filter):
@@ -53,6 +56,10 @@ class ContextFilter(logging.Filter):
             if not hasattr(record, key):
                 setattr(record, key, value)
         return True
+
+
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+    """eduhook's own handler, told apart from handlers someone else installed."""
 
 
 def json_formatter() -> logging.Formatter:
@@ -73,15 +80,14 @@ def configure_logging(
     from receiver.logging import RedactTokenFilter
 
     root = logging.getLogger()
-    ours = [h for h in root.handlers if getattr(h, "_eduhook", False)]
+    ours = [h for h in root.handlers if isinstance(h, _Handler)]
     if len(ours) < len(root.handlers):
         # Like logging.basicConfig: a root logger someone else configured (a host application,
         # pytest's capture) is left as it is.
         return
     for handler in ours:
         root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
-    handler._eduhook = True  # type: ignore[attr-defined]
+    handler = _Handler(sys.stderr)
     handler.setFormatter(json_formatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(ContextFilter())
     handler.addFilter(RedactTokenFilter(tokens))

@@ -6,7 +6,9 @@ import subprocess
 import sys
 
 import orjson
+import pytest
 
+from eduhook.logs import log_context
 from tests.conftest import REPO_ROOT
 
 SCRIPT = """
@@ -58,3 +60,8 @@ def test_text_stays_the_default_format_for_people() -> None:
     lines = _run("text")
     assert " INFO eduhook.worker: GET /x?token=[redacted] and [redacted]" in lines[1]
     assert "tok-0123456789" not in "\n".join(lines)
+
+
+def test_the_context_takes_only_its_known_fields() -> None:
+    with pytest.raises(TypeError, match="not a log context field: email"), log_context(email="x"):
+        pass
