@@ -116,9 +116,11 @@ def test_flower_on_loopback_without_a_login_warns_and_keeps_its_api_closed(
         ({"EDUHOOK_FLOWER_BASIC_AUTH": "nocolon"}, [], "flower_basic_auth: entry 1 of EDUHOOK_"),
         ({"EDUHOOK_FLOWER_BASIC_AUTH": "ops:"}, [], "flower_basic_auth: entry 1"),
         ({"EDUHOOK_FLOWER_MAX_TASKS": "0"}, [], "flower_max_tasks:"),
+        ({"EDUHOOK_LOG_FORMAT": "xml"}, [], "log_format: Input should be 'text' or 'json'"),
+        ({"EDUHOOK_LOG_LEVEL": "loud"}, [], "log_level: must be one of debug, info, warning"),
     ],
 )
-def test_flower_refuses_to_start_with_a_bad_login_setup(
+def test_flower_refuses_to_start_with_a_bad_login_or_log_setup(
     eduhook_settings: Settings, extra: dict[str, str], args: list[str], expected: str
 ) -> None:
     done = subprocess.run(
