@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from eduhook.cli.flower import is_loopback
+from eduhook.cli.flower import flower_argv, is_loopback
 from eduhook.embedded_redis import free_loopback_port
 from eduhook.settings import Settings
 from tests.conftest import REPO_ROOT, eduhook_processes, settings_env, wait_until
@@ -143,3 +143,12 @@ def test_flower_refuses_to_start_with_a_bad_login_or_log_setup(
 )  # fmt: skip
 def test_loopback_addresses(address: str, loopback: bool) -> None:
     assert is_loopback(address) is loopback
+
+
+def test_flowers_command_line_keeps_state_in_the_data_dir_bounded_and_holds_no_secret(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "var", flower_basic_auth="ops:" + PASSWORD)
+    argv = flower_argv(settings, "0.0.0.0", 5555, level="info")
+    assert f"--db={(tmp_path / 'var').resolve() / 'flower'}" in argv
+    assert {"--persistent=True", "--max_tasks=10000", "--state_save_interval=60000"} <= set(argv)
+    assert not any(PASSWORD in arg for arg in argv)
+    assert PASSWORD not in repr(settings)
