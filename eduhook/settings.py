@@ -44,6 +44,7 @@ _TOML_SECTIONS = {
 Jitter = Literal["full", "none"]
 # Eduframe's webhook ids are UUIDs; this also admits other plain ids, never a path or a query.
 _WEBHOOK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 class RetryOverride(BaseModel):
@@ -152,6 +153,12 @@ class Settings(BaseSettings):
     header_timeout: float = Field(5.0, gt=0)  # from a request's first byte to the end of its headers
     body_timeout: float = Field(10.0, gt=0)  # from the end of the headers to the end of the body: 408
     log_level: str = "info"
+    # ``text`` for people at a terminal, ``json`` (one object per line) for log collectors (eduhook/logs.py).
+    log_format: Literal["text", "json"] = "text"
+    # Flower (``eduhook flower``): ``user:password`` pairs, comma-separated, for its HTTP basic auth;
+    # required on any address but loopback. It keeps at most ``flower_max_tasks`` tasks in memory.
+    flower_basic_auth: Annotated[list[SecretStr], NoDecode] = []
+    flower_max_tasks: int = Field(10_000, ge=1)
     # Celery: a message not acknowledged within the visibility timeout is handed out again,
     # so it must exceed the task's hard time limit.
     task_time_limit: int = 300
@@ -271,6 +278,32 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: Any) -> Any:
         """``EDUHOOK_METRICS_TOKEN=`` (as compose writes an unset variable) means none, not ""."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _check_log_level(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("flower_basic_auth", mode="before")
+    @classmethod
+    def _split_credentials(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("flower_basic_auth")
+    @classmethod
+    def _check_credentials(cls, pairs: list[SecretStr]) -> list[SecretStr]:
+        """Each entry is ``user:password``, both non-empty; the message never shows the entry."""
+        for n, pair in enumerate(pairs, start=1):
+            user, colon, password = pair.get_secret_value().partition(":")
+            if not (colon and user.strip() and password):
+                raise ValueError(
+                    f"entry {n} of EDUHOOK_FLOWER_BASIC_AUTH must be user:password (more pairs after commas)"
+                )
+        return pairs
 
     @field_validator("limit_eduframe", "limit_penn_foster", "limit_appsembler", mode="before")
     @classmethod

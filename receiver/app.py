@@ -66,8 +66,9 @@ def create_app(
     scrape_broker = redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)
     metrics.register(LedgerCollector(ledger.engine, scrape_broker, queue, clock))
 
-    async def publish(event_ids: Sequence[str]) -> None:
-        await broker.lpush(queue, *[process_event_message(i, queue=queue) for i in event_ids])
+    async def publish(events: Sequence[tuple[str, str]]) -> None:
+        messages = [process_event_message(i, event_type=t, queue=queue) for i, t in events]
+        await broker.lpush(queue, *messages)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -22,7 +22,8 @@ from eduhook.ledger.schema import RECEIVED
 
 log = logging.getLogger("eduhook.receiver")
 
-Publish = Callable[[Sequence[str]], Awaitable[None]]
+# Queues the events given as (event id, event type): the type is only shown, by Flower.
+Publish = Callable[[Sequence[tuple[str, str]]], Awaitable[None]]
 # With marks pending and no traffic, write them after this long rather than wait for a batch.
 MARK_IDLE_SECONDS = 0.05
 
@@ -162,10 +163,13 @@ class Intake:
 
     async def _answer(self, batch: list[_Pending], results: list[StoredEvent | Exception]) -> None:
         """Queue what was newly recorded, then answer each request with its own result."""
-        new_ids = [
-            r.id for r in results if isinstance(r, StoredEvent) and not r.duplicate and r.status == RECEIVED
+        new = [
+            (r.id, p.event.event_type)
+            for p, r in zip(batch, results, strict=True)
+            if isinstance(r, StoredEvent) and not r.duplicate and r.status == RECEIVED
         ]
-        queued = await self._push(new_ids)
+        new_ids = [event_id for event_id, _ in new]
+        queued = await self._push(new)
         queued_ids = set(new_ids) if queued else set()
         for pending, result in zip(batch, results, strict=True):
             if pending.future.done():  # the request gave up at its deadline
@@ -186,15 +190,13 @@ class Intake:
             return None
         return asyncio.get_running_loop().time() - self._writing_since
 
-    async def _push(self, event_ids: list[str]) -> bool:
-        if not event_ids:
+    async def _push(self, events: list[tuple[str, str]]) -> bool:
+        if not events:
             return False
         try:
-            await self._publish(event_ids)
+            await self._publish(events)
         except Exception as exc:  # broker down: events stay `received` for the sweeper
-            log.warning(
-                "could not queue %d events (%s); they stay received", len(event_ids), type(exc).__name__
-            )
+            log.warning("could not queue %d events (%s); they stay received", len(events), type(exc).__name__)
             return False
         return True
 

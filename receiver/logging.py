@@ -62,17 +62,28 @@ class TokenRedactor:
 
 
 class RedactTokenFilter(logging.Filter):
-    """Rewrites a record's message and string arguments through a ``TokenRedactor``."""
+    """Rewrites a record's message through a ``TokenRedactor``.
+
+    The message is rendered first (``msg % args``) and redacted whole, so a format string such as
+    ``"?token=%s"`` stays valid and a token split between the format and its arguments is found.
+    """
 
     def __init__(self, tokens: Sequence[str] = ()) -> None:
         super().__init__()
         self._redact = TokenRedactor(tokens)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = self._redact(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(self._redact(a) if isinstance(a, str) else a for a in record.args)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed record: logging reports it; redact its parts
+            if isinstance(record.msg, str):
+                record.msg = self._redact(record.msg)
+            if isinstance(record.args, tuple):
+                record.args = tuple(self._redact(a) if isinstance(a, str) else a for a in record.args)
+            return True
+        redacted = self._redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
         return True
 
 

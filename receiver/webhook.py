@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from eduhook.ledger import NewEvent
 from eduhook.ledger.schema import IGNORED, RECEIVED
+from eduhook.logs import set_log_context
 from handlers.registry import HandlerRegistry
 from receiver.auth import TooManyTokens, presented_token, token_accepted
 from receiver.body import BodyTooLarge, BodyTooSlow, ClientGone, read_body
@@ -86,6 +87,8 @@ class WebhookEndpoint:
             envelope = parse_envelope(document)
         except EnvelopeError as exc:
             return 422, {"error": "invalid webhook envelope", "fields": exc.fields}, None
+        # The request's own task: uvicorn's access line for it carries these too (eduhook/logs.py).
+        set_log_context(event_type=envelope.event, educator=envelope.educator)
         if self.educators and envelope.educator not in self.educators:
             return 403, {"error": "educator not accepted by this eduhook"}, None
 
@@ -119,6 +122,7 @@ class WebhookEndpoint:
             # Not recorded in time: Eduframe retries, and a late write makes that a duplicate.
             return 503, {"error": "ledger unavailable, retry later"}, {"Retry-After": "5"}
         stored = accepted.stored
+        set_log_context(event_id=stored.id)
         if stored.duplicate:
             return 200, {"event_id": stored.id, "status": "duplicate"}, None
         if stored.status == IGNORED:

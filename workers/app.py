@@ -142,7 +142,8 @@ def create_celery(settings: Settings, *, redis_url: str, queue: str = DEFAULT_QU
     processors = _PerProcess(settings, redis_url, queue)
 
     @app.task(name=PROCESS_EVENT)
-    def process_event(event_id: str) -> str:
+    def process_event(event_id: str, event_type: str | None = None) -> str:
+        """Run the event's next attempt; ``event_type`` is a label for Flower (the ledger's is used)."""
         try:
             return processors.processor().process(event_id)
         except OperationalError as exc:

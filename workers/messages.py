@@ -68,9 +68,15 @@ def task_message(
     return orjson.dumps(message)
 
 
-def process_event_message(event_id: str, *, queue: str = DEFAULT_QUEUE) -> bytes:
-    """The message that makes a worker run ``process_event(event_id)``: the id only, no payload."""
-    return task_message(PROCESS_EVENT, [event_id], queue=queue)
+def process_event_message(
+    event_id: str, *, event_type: str | None = None, queue: str = DEFAULT_QUEUE
+) -> bytes:
+    """The message that makes a worker run ``process_event(event_id[, event_type])``: ids, no payload.
+
+    The event type, when the sender knows it, is there for Flower to show; workers read the
+    event's own from the ledger.
+    """
+    return task_message(PROCESS_EVENT, [event_id, event_type] if event_type else [event_id], queue=queue)
 
 
 class Pusher(Protocol):

@@ -15,6 +15,7 @@ from eduhook import metrics
 from eduhook.ledger import EventLedger, EventRecord
 from eduhook.ledger.events import DEFERRED, AttemptOutcome
 from eduhook.ledger.schema import DEAD, FAILED, IGNORED, SUCCEEDED
+from eduhook.logs import log_context
 from handlers.context import HandlerContext
 from handlers.errors import AlreadyDoneError, DeferredError, EduhookError, TransientError
 from handlers.protection import attempt_scope, protection_for
@@ -63,6 +64,10 @@ class EventProcessor:
     max_abandoned: int = 3
 
     def process(self, event_id: str) -> ProcessResult:
+        with log_context(event_id=event_id):
+            return self._process(event_id)
+
+    def _process(self, event_id: str) -> ProcessResult:
         began = self.ledger.begin_attempt(
             event_id,
             self.context.worker_id,
@@ -74,6 +79,11 @@ class EventProcessor:
             log.info("event %s: not due, finished, dead or in progress elsewhere; nothing to do", event_id)
             return "skipped"
         event, number = began
+        with log_context(event_type=event.event_type, educator=event.educator, attempt=number):
+            return self._attempt(event, number)
+
+    def _attempt(self, event: EventRecord, number: int) -> ProcessResult:
+        event_id = event.id
         handler = self.registry.get(event.event_type)
         if handler is None:
             result: AttemptOutcome | Failure = AttemptOutcome(
@@ -147,7 +157,10 @@ class EventProcessor:
         ):
             log.warning("event %s attempt %d finished after it was given up as lost", event.id, number)
             return "skipped"
-        log.info("event %s (%s) deferred, no attempt used: %s", event.id, event.event_type, failure.message)
+        log.info(
+            "event %s (%s) deferred, no attempt used: %s",
+            event.id, event.event_type, failure.message, extra={"partner": failure.partner},
+        )  # fmt: skip
         _count(event, "deferred", DEFERRED, failure.partner)
         return "deferred"
 
@@ -159,6 +172,7 @@ class EventProcessor:
                 "event %s (%s) is dead after attempt %d: %s; partner=%s class=%s code=%s: %s",
                 event.id, event.event_type, number, outcome.reason, outcome.partner,
                 outcome.error_class, outcome.partner_code, outcome.error_message,
+                extra={"partner": outcome.partner},
             )  # fmt: skip
             return
         detail = f" [{outcome.error_class}] {outcome.error_message}" if outcome.error_message else ""
@@ -171,6 +185,7 @@ class EventProcessor:
             outcome.outcome,
             detail,
             retry,
+            extra={"partner": outcome.partner} if outcome.partner else None,
         )
 
 

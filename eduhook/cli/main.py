@@ -4,7 +4,6 @@ reconcile, flower, console, sandbox."""
 from __future__ import annotations
 
 import logging
-import sys
 
 import click
 from pydantic import ValidationError
@@ -12,21 +11,24 @@ from pydantic import ValidationError
 from console.cli import console
 from eduhook.cli.dlq import dlq
 from eduhook.cli.events import events
-from eduhook.cli.processes import beat, dev, flower, serve, worker
+from eduhook.cli.flower import flower
+from eduhook.cli.processes import beat, dev, serve, worker
 from eduhook.cli.reconcile import reconcile
 from eduhook.cli.replay import audit, replay
 from eduhook.cli.routes import routes
 from eduhook.cli.status import status
 from eduhook.cli.sync import sync
 from eduhook.ledger.database import private_folder
+from eduhook.logs import configure_logging
 from eduhook.settings import ConfigFileError, Settings, load_settings
 
 
 class Context:
     """Settings are read once, on first use, so ``--help`` works without any configuration."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, verbose: bool = False) -> None:
         self._settings: Settings | None = None
+        self._verbose = verbose
 
     @property
     def settings(self) -> Settings:
@@ -36,6 +38,11 @@ class Context:
             except (ValidationError, ConfigFileError) as exc:
                 raise click.ClickException(f"invalid configuration: {exc}") from exc
             private_folder(self._settings.data_dir)
+            configure_logging(
+                level="debug" if self._verbose else self._settings.log_level,
+                log_format=self._settings.log_format,
+                tokens=[token.decode() for token in self._settings.token_values()],
+            )
         return self._settings
 
 
@@ -49,14 +56,9 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     EDUHOOK_CONFIG; see README.md for every setting. With no EDUHOOK_REDIS_URL, an embedded
     Redis is started under EDUHOOK_DATA_DIR (default ./var).
     """
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if not verbose:  # one line per partner request is noise at the terminal
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-    ctx.obj = Context()
+    # Text until the settings are read; then their level and format (Context.settings).
+    configure_logging(level=logging.DEBUG if verbose else logging.INFO)
+    ctx.obj = Context(verbose=verbose)
 
 
 @cli.group()

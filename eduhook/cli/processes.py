@@ -1,4 +1,4 @@
-"""Long-running commands: the receiver, the worker, beat, Flower, and ``dev`` that runs them all.
+"""Long-running commands: the receiver, the worker, beat, and ``dev`` that runs them all (Flower: flower.py).
 
 ``serve``, ``worker``, ``beat`` and ``dev`` check the whole configuration first
 (``eduhook.cli.checks``) and exit with status 2, printing each problem, when it is wrong.
@@ -22,6 +22,7 @@ from eduhook.runtime import resolve_redis
 
 if TYPE_CHECKING:
     from eduhook.cli.main import Context
+    from eduhook.settings import Settings
 
 
 @click.command()
@@ -55,6 +56,7 @@ def serve(obj: Context, host: str | None, port: int | None, access_log: bool) ->
             port=port or settings.port,
             log_level=settings.log_level,
             access_log=access_log,
+            log_config=None,  # eduhook's logging (eduhook/logs.py) formats uvicorn's lines too
             # Slow clients: idle and header deadlines here, the body's in the app (receiver/body.py).
             http=http_protocol(keep_alive=settings.keep_alive_timeout, header=settings.header_timeout),
             server_header=False,
@@ -122,6 +124,7 @@ def worker(
             redis.stop()
             raise click.UsageError(f"--metrics-port {port}: cannot listen ({exc.strerror})") from exc
     argv = [
+        *_quiet(settings),
         "worker",
         f"--queues={worker_queues()}",
         f"--loglevel={settings.log_level.upper()}",
@@ -155,6 +158,7 @@ def beat(obj: Context) -> None:
     try:
         app.start(
             [
+                *_quiet(settings),
                 "beat",
                 f"--loglevel={settings.log_level.upper()}",
                 f"--schedule={settings.data_dir / 'celerybeat-schedule'}",
@@ -164,26 +168,10 @@ def beat(obj: Context) -> None:
         redis.stop()
 
 
-@click.command()
-@click.option("--port", type=int, default=5555, show_default=True, help="Flower's port.")
-@click.option(
-    "--address",
-    default="127.0.0.1",
-    show_default=True,
-    help="Interface to bind; Flower has no login of its own, so keep it private.",
-)
-@click.pass_obj
-def flower(obj: Context, port: int, address: str) -> None:
-    """Run Flower, the Celery dashboard, against eduhook's broker."""
-    from workers.app import create_celery
-
-    settings = obj.settings
-    redis = resolve_redis(settings)
-    app = create_celery(settings, redis_url=redis.url)
-    try:
-        app.start(["flower", f"--address={address}", f"--port={port}"])
-    finally:
-        redis.stop()
+def _quiet(settings: Settings) -> list[str]:
+    """Celery prints its start-up banner outside logging: with JSON logs it would be lines no
+    collector can parse, so it is left out (the same facts are logged)."""
+    return ["--quiet"] if settings.log_format == "json" else []
 
 
 def _dev_token(data_dir: Path) -> str:

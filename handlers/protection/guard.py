@@ -21,6 +21,7 @@ import httpx
 import redis
 
 from eduhook import metrics
+from eduhook.logs import log_context
 from handlers.errors import DeferredError, TransientError
 from handlers.partners._http import parse_retry_after
 from handlers.protection.breaker import OPEN, Breaker, Verdict
@@ -177,14 +178,15 @@ class GuardedTransport(httpx.BaseTransport):
         self.inner = inner
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.guard.before_call()
-        try:
-            response = self.inner.handle_request(request)
-        except httpx.TransportError:
-            self.guard.after_failure()
-            raise
-        self.guard.after_response(response)
-        return response
+        with log_context(partner=self.guard.partner):
+            self.guard.before_call()
+            try:
+                response = self.inner.handle_request(request)
+            except httpx.TransportError:
+                self.guard.after_failure()
+                raise
+            self.guard.after_response(response)
+            return response
 
     def close(self) -> None:
         self.inner.close()

@@ -54,7 +54,7 @@ def broker_ids(redis_url: str) -> list[str]:
     return ids
 
 
-def test_accepted_event_is_recorded_then_queued_with_its_id_only(
+def test_accepted_event_is_recorded_then_queued_with_its_id_and_type_only(
     receiver_url: str, eduhook_settings: Settings
 ) -> None:
     response = post(receiver_url, envelope(first_name="Jane", email="jane@example.com"))
@@ -71,6 +71,8 @@ def test_accepted_event_is_recorded_then_queued_with_its_id_only(
     assert broker_ids(eduhook_settings.redis_url) == [body["event_id"]]
     queued_raw = redis.Redis.from_url(eduhook_settings.redis_url).lindex("eduhook", 0)
     assert queued_raw is not None and b"jane" not in queued_raw and b"Jane" not in queued_raw
+    args, _kwargs, _embed = json.loads(base64.b64decode(json.loads(queued_raw)["body"]))
+    assert args == [body["event_id"], "order.approved"]
 
 
 def test_bearer_header_and_rotated_token_are_accepted(receiver_url: str) -> None:

@@ -36,3 +36,10 @@ def test_message_carries_the_event_id_only() -> None:
     args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
     assert (args, kwargs) == (["evt-2"], {})
     assert message["headers"]["argsrepr"] == "['evt-2']"
+
+
+def test_the_receiver_adds_the_event_type_for_flower_to_show() -> None:
+    message = json.loads(process_event_message("evt-3", event_type="order.approved"))
+    args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+    assert (args, kwargs) == (["evt-3", "order.approved"], {})
+    assert message["headers"]["argsrepr"] == "['evt-3', 'order.approved']"

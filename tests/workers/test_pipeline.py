@@ -199,7 +199,7 @@ def test_a_busy_worker_takes_no_second_message_before_it_acknowledges_the_first(
     inspect = app.control.inspect(timeout=2)
     active = wait_until(inspect.active, 30, what="the worker to answer")
     assert isinstance(active, dict)
-    assert [t["args"] for tasks in active.values() for t in tasks] == [[blocked]]
+    assert [t["args"] for tasks in active.values() for t in tasks] == [[blocked, "test.block"]]
     assert [t for tasks in (inspect.reserved() or {}).values() for t in tasks] == []  # nothing prefetched
     assert client.llen("eduhook") == 1  # the second message is still on the queue
     client.rpush(f"test:release:{blocked}", "go")
