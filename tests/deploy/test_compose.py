@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from console.users import entry_for
 from tests.conftest import TEST_TOKEN
 from tests.deploy.compose import (
     REPO_ROOT,
@@ -25,6 +26,8 @@ VARIABLES = {
     "POSTGRES_PASSWORD": "compose-test-password",
     "EDUHOOK_WEBHOOK_TOKENS": TEST_TOKEN,
     "EDUHOOK_FLOWER_BASIC_AUTH": "ops:compose-test-password",
+    # Hashed once here (argon2 takes a few ms); its `$`s are why .env quotes it.
+    "EDUHOOK_CONSOLE_USERS": "'" + entry_for("ops", "compose-test-password", pii=False) + "'",
 }
 
 
@@ -35,7 +38,7 @@ def services() -> dict[str, Service]:
 
 def test_every_eduhook_command_is_real(services: dict[str, Service]) -> None:
     commands = {name: s.command for name, s in services.items() if s.is_eduhook}
-    assert {"migrate", "receiver", "worker", "beat", "flower"} <= set(commands)
+    assert {"migrate", "receiver", "worker", "beat", "flower", "console"} <= set(commands)
     for name, command in commands.items():
         done = subprocess.run(
             [sys.executable, "-m", "eduhook.cli", *command[1:], "--help"],
@@ -75,6 +78,8 @@ def test_every_service_has_a_healthcheck_its_command_supports(services: dict[str
             assert (REPO_ROOT / "workers" / "celery_app.py").exists()
         elif command[:2] == ["eduhook", "flower"]:
             assert f"127.0.0.1:{service.option('--port')}/healthcheck" in check
+        elif command[:2] == ["eduhook", "console"]:
+            assert f"127.0.0.1:{service.option('--port')}/login" in check
         elif command[:2] == ["eduhook", "beat"]:
             assert f"{service.environment['EDUHOOK_DATA_DIR']}/celerybeat-schedule" in check
         elif command[:1] == ["redis-server"]:

@@ -1,6 +1,6 @@
 """The compose services run natively, as compose would run them but on loopback: the machine's
 PostgreSQL (a fresh database), a Redis started with the compose file's flags, the migrate service
-to completion, then receiver, worker, beat and Flower until every healthcheck passes, and one
+to completion, then receiver, worker, beat, Flower and the console until every healthcheck passes, and one
 order through to Penn Foster's sandbox."""
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def test_the_compose_stack_runs_natively_and_takes_an_order(
         migrate = services["migrate"]
         done = stack.start("migrate", stack.command(migrate), stack.env(migrate)).wait(60)
         assert done == 0, "the migrate service failed"
-        for name in ("receiver", "worker", "beat", "flower"):
+        for name in ("receiver", "worker", "beat", "flower", "console"):
             service = services[name]
             stack.start(name, stack.command(service), stack.env(service))
         for name, service in services.items():
@@ -199,5 +199,7 @@ def test_the_compose_stack_runs_natively_and_takes_an_order(
         assert world.calls(world.pennfoster, LEARNERS), "Penn Foster got no learners"
         flower = f"http://127.0.0.1:{stack.ports['flower']['5555']}/healthcheck"
         assert httpx.get(flower, timeout=5).status_code == 200
+        worker_metrics = f"http://127.0.0.1:{stack.ports['worker']['9808']}/metrics"
+        assert "eduhook_event_attempts_total" in httpx.get(worker_metrics, timeout=5).text
     for name, process in stack.processes.items():
         assert process.poll() is not None, f"{name} still runs"
