@@ -126,6 +126,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=180.0, help="hard limit per worker run, s (180)")
     add_output_options(parser, REPO / "bench" / "RESULTS.md", snapshot=False)
     args = parser.parse_args(argv)
+    if args.events < 0 or args.rounds < 1 or args.worker_events < 0 or args.pairs < 1:
+        parser.error("--events and --worker-events must be 0 or more, --rounds and --pairs 1 or more")
+    try:
+        report = run(args)
+    except BenchError as exc:
+        print(f"[bench.metrics] failed: {exc}", file=sys.stderr)
+        return 1
+    publish(render(report), args.results, write=not args.no_write, tag="bench.metrics", title="Metrics")
+    return 0
+
+
+def run(args: argparse.Namespace) -> MetricsReport:
+    """Every measurement ``args`` asks for, in its own temporary directory."""
     scrapes: list[ScrapeResult] = []
     versions: dict[str, str] = {}
     workers: list[WorkerRun] = []
@@ -144,17 +157,18 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[bench.metrics] {why_not}: PostgreSQL skipped", file=sys.stderr)
         if args.worker_events > 0:
             workers = run_pair(args.worker_events, args.rate, args.timeout, work / "workers", args.pairs)
-    defaults = {"--events": 100_000, "--worker-events": 2000, "--pairs": 1}
-    changed = [f"{k} {getattr(args, k[2:].replace('-', '_'))}" for k, v in defaults.items()
-               if getattr(args, k[2:].replace("-", "_")) != v]  # fmt: skip
-    report = MetricsReport(
-        command=" ".join(["python -m bench.metrics", *changed]),
+    return MetricsReport(
+        command=" ".join(["python -m bench.metrics", *_changed(args)]),
         when=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         machine=machine_info() | versions, rounds=args.rounds, scrapes=scrapes, workers=workers,
         worker_shape=worker_shape(), worker_skipped=skipped,
     )  # fmt: skip
-    publish(render(report), args.results, write=not args.no_write, tag="bench.metrics", title="Metrics")
-    return 0
+
+
+def _changed(args: argparse.Namespace) -> list[str]:
+    """The sizes given on the command line that differ from the defaults, for the report."""
+    defaults = {"events": 100_000, "worker_events": 2000, "rate": 60.0, "pairs": 1}
+    return [f"--{k.replace('_', '-')} {getattr(args, k):g}" for k, v in defaults.items() if getattr(args, k) != v]
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def run_pair(events: int, rate: float, timeout: float, work: Path, pairs: int = 
 
 def _run(run: RunSpec, timeout: float, keep: Path) -> WorkerRun:
     print(f"[bench.metrics] {run.label}: {run.events} events at {run.rate:g}/s …", file=sys.stderr)
-    wait_for_quiet(60.0, tag="bench.metrics")
+    wait_for_quiet(30.0, tag="bench.metrics")
     with hard_limit(timeout):
         result = run_once(run, keep)
     served = all(SERVING in log.read_text(errors="replace") for log in keep.glob("worker-*.log"))
