@@ -168,7 +168,8 @@ def run(args: argparse.Namespace) -> MetricsReport:
 def _changed(args: argparse.Namespace) -> list[str]:
     """The sizes given on the command line that differ from the defaults, for the report."""
     defaults = {"events": 100_000, "worker_events": 2000, "rate": 60.0, "pairs": 1}
-    return [f"--{k.replace('_', '-')} {getattr(args, k):g}" for k, v in defaults.items() if getattr(args, k) != v]
+    given = {k: getattr(args, k) for k in defaults}
+    return [f"--{k.replace('_', '-')} {v:g}" for k, v in given.items() if v != defaults[k]]
 
 
 if __name__ == "__main__":
