@@ -85,7 +85,7 @@ def measure(backend: str, url: str, redis_url: str, work: Path, events: int, rou
         server = start_receiver(children, work, backend.lower(), url, redis_url)
         engine = create_engine_for(url)
         with httpx.Client(base_url=server.url, timeout=30, trust_env=False) as client:
-            timings = [timed_get(client, "`/healthz` (baseline, no SQL)", "/healthz", rounds)[0]]
+            baseline = timed_get(client, "`/healthz` (baseline, no SQL)", "/healthz", rounds)[0]
             empty, text = timed_get(client, "`/metrics`, empty ledger", "/metrics", rounds)
             check_scrape(text, 0)
             fill(engine, events, random.Random(12))
@@ -101,7 +101,7 @@ def measure(backend: str, url: str, redis_url: str, work: Path, events: int, rou
         with recording(engine) as seen:
             overview(engine, now)
         sql = Timing(f"`overview()` in this process, {events:,} events", in_process)
-        return ScrapeResult(backend, events, [*timings, empty, full, sql], plans(engine, seen))
+        return ScrapeResult(backend, events, baseline, empty, full, sql, plans(engine, seen))
     finally:
         children.stop_all()
         if engine is not None:

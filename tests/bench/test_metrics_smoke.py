@@ -23,8 +23,8 @@ def test_the_worker_table_compares_metrics_on_with_off() -> None:
     def run(on: bool, cpu: float) -> WorkerRun:
         return WorkerRun(on, 100, 100, 59.0, 60.0, cpu, 180.0, 900.0, 0.1, served=on)
 
-    timings = [Timing("`/healthz`", [1.0, 2.0], 15), Timing("`/metrics`", [5.0])]
-    scrape = ScrapeResult("SQLite", 10, timings, [])
+    metrics = Timing("`/metrics`", [5.0], 900)
+    scrape = ScrapeResult("SQLite", 10, Timing("`/healthz`", [1.0, 2.0], 15), metrics, metrics, metrics, [])
     report = MetricsReport(
         "python -m bench.metrics",
         "now",
