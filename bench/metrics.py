@@ -1,6 +1,6 @@
 """The receiver's ``/metrics`` with 100,000 events in the ledger, and a worker with its metrics on and off.
 
-    .venv/bin/python -m bench.metrics                  # ~4 min; writes bench/RESULTS.md
+    .venv/bin/python -m bench.metrics                  # ~6 min; writes bench/RESULTS.md
     .venv/bin/python -m bench.metrics --events 20000 --worker-events 0 --no-write
 
 Scrape: per backend (SQLite, then a fresh PostgreSQL database when 127.0.0.1:5432 answers; dropped
@@ -13,7 +13,8 @@ calls it) are also timed in this process, and shown with their plans.
 
 Worker: bench.pipeline's world (partner sandboxes with 50 ms per call, receiver, two worker
 processes of 32 threads) takes ``--worker-events`` webhooks at ``--rate``/s, once with the workers'
-metrics off and once with ``EDUHOOK_WORKER_METRICS_PORT=0``. ``--worker-events 0`` skips it.
+metrics off and once with ``EDUHOOK_WORKER_METRICS_PORT=0``, ``--pairs`` times (off/on, on/off, ...).
+``--worker-events 0`` skips it.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         "--worker-events", type=int, default=2000, help="webhooks per worker run (2,000; 0: no worker runs)"
     )
     parser.add_argument("--rate", type=float, default=60.0, help="offered webhooks/s in the worker runs (60)")
-    parser.add_argument("--pairs", type=int, default=1, help="worker runs off then on, this many times (1)")
+    parser.add_argument("--pairs", type=int, default=2, help="worker runs off and on, this many times (2)")
     parser.add_argument("--timeout", type=float, default=180.0, help="hard limit per worker run, s (180)")
     add_output_options(parser, REPO / "bench" / "RESULTS.md", snapshot=False)
     args = parser.parse_args(argv)
@@ -161,13 +162,13 @@ def run(args: argparse.Namespace) -> MetricsReport:
         command=" ".join(["python -m bench.metrics", *_changed(args)]),
         when=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         machine=machine_info() | versions, rounds=args.rounds, scrapes=scrapes, workers=workers,
-        worker_shape=worker_shape(), worker_skipped=skipped,
+        worker_shape=worker_shape(), worker_rate=args.rate, worker_skipped=skipped,
     )  # fmt: skip
 
 
 def _changed(args: argparse.Namespace) -> list[str]:
     """The sizes given on the command line that differ from the defaults, for the report."""
-    defaults = {"events": 100_000, "worker_events": 2000, "rate": 60.0, "pairs": 1}
+    defaults = {"events": 100_000, "worker_events": 2000, "rate": 60.0, "pairs": 2}
     given = {k: getattr(args, k) for k in defaults}
     return [f"--{k.replace('_', '-')} {v:g}" for k, v in given.items() if v != defaults[k]]
 

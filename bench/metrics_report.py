@@ -70,6 +70,7 @@ class MetricsReport:
     scrapes: list[ScrapeResult]
     workers: list[WorkerRun] = field(default_factory=list)
     worker_shape: str = ""
+    worker_rate: float = 0.0  # offered webhooks/s
     worker_skipped: str = ""  # why there are no worker runs, if there are none
 
 
@@ -114,8 +115,9 @@ def _workers(report: MetricsReport) -> list[str]:
         return [*lines, f"Not measured: {report.worker_skipped or 'no worker runs'}."]
     lines += [
         f"bench.pipeline's world ({report.worker_shape}, 50 ms per partner call, SQLite,"
-        " `create_accounts = false`), the same webhooks once with `EDUHOOK_WORKER_METRICS_PORT=0` (every"
-        " metric written to multiprocess files, `/metrics` on a free port, not scraped) and once without.",
+        f" `create_accounts = false`), the same webhooks offered at {report.worker_rate:g}/s with"
+        " `EDUHOOK_WORKER_METRICS_PORT=0` (every metric written to multiprocess files, `/metrics` on a free"
+        " port, not scraped) and without. Events/s below the offered rate is what the workers kept up with.",
         "",
         "| worker metrics | events | succeeded | events/s | second half /s | worker CPU ms/event"
         " | webhook → learner p50 / p99, ms | other load, cores | endpoint |",

@@ -31,10 +31,11 @@ def spec(events: int, rate: float, timeout: float, metrics_on: bool) -> RunSpec:
 
 
 def run_pair(events: int, rate: float, timeout: float, work: Path, pairs: int = 1) -> list[WorkerRun]:
-    """Off then on, ``pairs`` times; each run in a fresh world under a hard time limit."""
+    """Off then on, then on then off, and so on ``pairs`` times (so neither side always runs first on a
+    machine that warms up or gets busier); each run in a fresh world under a hard time limit."""
     runs = []
     for n in range(pairs):
-        for metrics_on in (False, True):
+        for metrics_on in (False, True) if n % 2 == 0 else (True, False):
             keep = work / f"run-{n}-{'on' if metrics_on else 'off'}"
             runs.append(_run(spec(events, rate, timeout, metrics_on), timeout, keep))
     return runs
