@@ -144,7 +144,19 @@ def _workers(report: MetricsReport) -> list[str]:
             f" and {rate:.2f} times the throughput."
             f" Target: at most {WORKER_TARGET:+.0%} CPU per event: {verdict}.",
         ]
+        spread = max(_spread(on), _spread(off))
+        if spread > 0:
+            lines.append(
+                f"Runs of the same setting differ by up to {spread:.0%} in worker CPU per event: a gap"
+                " smaller than that between on and off is within this machine's noise."
+            )
     return lines
+
+
+def _spread(runs: list[WorkerRun]) -> float:
+    """How far apart the runs of one setting are: (most - least) / least worker CPU per event."""
+    cpu = [r.cpu_ms_per_event for r in runs]
+    return (max(cpu) - min(cpu)) / min(cpu) if len(cpu) > 1 and min(cpu) > 0 else 0.0
 
 
 def _plans(scrapes: list[ScrapeResult]) -> list[str]:
