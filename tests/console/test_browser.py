@@ -24,12 +24,11 @@ from eduhook.ledger import EventLedger, create_engine_for
 from eduhook.ledger.replays import ReplayLedger
 from eduhook.settings import Settings
 from sandbox.server import RunningServer
-from tests.conftest import FAST_RETRIES
 from tests.console.conftest import PASSWORD, SECRET, users
 from tests.handlers import conftest as stack
-from tests.handlers.conftest import LEARNERS, World
+from tests.handlers.conftest import World
 from tests.handlers.test_e2e import webhook
-from tests.handlers.test_failures import fault, settled
+from tests.handlers.test_failures import orders_dead_in_an_outage, settled
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -73,11 +72,7 @@ def test_an_operator_finds_previews_and_replays_dead_letters_in_a_browser(
     tmp_path: Path,
 ) -> None:  # fmt: skip
     # Penn Foster is down: two orders die after three attempts; an unknown event type is ignored.
-    fault(world.pennfoster, kind="status", status=503, count=10_000, path=LEARNERS, method="POST")
-    short = {**FAST_RETRIES, "EDUHOOK_RETRY_MAX_ATTEMPTS": "3"}
-    start_worker("-c", "4", **short)
-    start_beat(**short)
-    ids = [webhook(receiver_url, "order.approved", id=o) for o in (world.small_order_id, world.order_25_id)]
+    ids = orders_dead_in_an_outage(world, receiver_url, start_worker, start_beat)
     ignored = webhook(receiver_url, "user.updated", id=1)
     assert [e.status for e in settled(eduhook_settings, *ids, ignored)] == ["dead", "dead", "ignored"]
 

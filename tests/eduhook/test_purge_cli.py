@@ -6,18 +6,13 @@ import datetime as dt
 
 import orjson
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from eduhook.cli.main import cli
 from eduhook.ledger import EventLedger, NewEvent, create_engine_for
 from eduhook.ledger import schema as s
 from eduhook.settings import Settings
-from tests.conftest import settings_env
-
-
-def invoke(settings: Settings, *args: str, stdin: str | None = None) -> Result:
-    env = {k: v for k, v in settings_env(settings).items() if k.startswith("EDUHOOK_")}
-    return CliRunner().invoke(cli, list(args), env=env, input=stdin)
+from tests.eduhook.test_replay_cli import invoke
 
 
 @pytest.fixture

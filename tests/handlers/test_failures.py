@@ -128,15 +128,23 @@ def snapshot(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
     return tables
 
 
-def test_dead_after_a_long_outage_then_replayed_once_the_partner_is_back(
-    world: World, receiver_url: str, eduhook_settings: Settings, start_worker: StartProcess,
-    start_beat: StartProcess,
-) -> None:  # fmt: skip
+def orders_dead_in_an_outage(
+    world: World, receiver_url: str, start_worker: StartProcess, start_beat: StartProcess
+) -> list[str]:
+    """Penn Foster down for good, three attempts each: two orders (of 2 and 25 learners) will die.
+    Returns their event ids; the caller waits for them to settle."""
     fault(world.pennfoster, kind="status", status=503, count=10_000, path=LEARNERS, method="POST")
     short = {**FAST_RETRIES, "EDUHOOK_RETRY_MAX_ATTEMPTS": "3"}
     start_worker("-c", "4", **short)
     start_beat(**short)
-    ids = [webhook(receiver_url, "order.approved", id=o) for o in (world.small_order_id, world.order_25_id)]
+    return [webhook(receiver_url, "order.approved", id=o) for o in (world.small_order_id, world.order_25_id)]
+
+
+def test_dead_after_a_long_outage_then_replayed_once_the_partner_is_back(
+    world: World, receiver_url: str, eduhook_settings: Settings, start_worker: StartProcess,
+    start_beat: StartProcess,
+) -> None:  # fmt: skip
+    ids = orders_dead_in_an_outage(world, receiver_url, start_worker, start_beat)
     dead = settled(eduhook_settings, *ids)
     assert [(e.status, e.attempts, e.status_reason) for e in dead] == [
         ("dead", 3, "still failing after 3 attempts")
